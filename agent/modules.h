@@ -1,0 +1,7 @@
+/* SPDX-License-Identifier: MIT */
+#pragma once
+
+#include "module.h"
+
+/* NULL-terminated */
+extern const ModuleOps *const module_table[];
