@@ -628,6 +628,27 @@ static bool known_section(const char *section) {
         return false;
 }
 
+static bool known_section(const char *section);
+
+/* inih calls the handler only for key lines, so an unknown section with no
+ * keys under it would pass silently; catch section headers here. */
+static void check_section_line(ParseState *st, const char *line) {
+        const char *p = line, *end;
+        _cleanup_free_ char *name = NULL;
+
+        while (*p == ' ' || *p == '\t')
+                p++;
+        if (*p != '[')
+                return;
+        end = strchr(p, ']');
+        if (!end)
+                return; /* inih reports the syntax error */
+        name = strndup(p + 1, (size_t) (end - p - 1));
+        if (name && !known_section(name))
+                add_error(st, st->file, st->lines_done + (st->partial ? 1 : 0),
+                          "unknown section [%s]; the sections are [agent], [pki], [child] and [alerts]", name);
+}
+
 /* Debian builds inih without line numbers in the handler, so the reader
  * counts them: the handler always runs right after its line was read. */
 static char *ini_reader_counting(char *str, int num, void *user) {
@@ -641,10 +662,11 @@ static char *ini_reader_counting(char *str, int num, void *user) {
         st->partial = !(l > 0 && r[l - 1] == '\n');
         if (!st->partial)
                 st->lines_done++;
+        check_section_line(st, r);
         return r;
 }
 
-static int ini_handler(void *user, const char *section, const char *name, const char *value) {
+static int config_ini_handler(void *user, const char *section, const char *name, const char *value) {
         ParseState *st = user;
         int lineno = st->lines_done + (st->partial ? 1 : 0);
         ssize_t idx;
@@ -656,10 +678,8 @@ static int ini_handler(void *user, const char *section, const char *name, const 
                 add_error(st, st->file, lineno, "'%s' is outside any section; put it under [agent], [pki], [child] or [alerts]", name);
                 return 1;
         }
-        if (!known_section(section)) {
-                add_error(st, st->file, lineno, "unknown section [%s]; the sections are [agent], [pki], [child] and [alerts]", section);
-                return 1;
-        }
+        if (!known_section(section))
+                return 1; /* reported once, at its header line */
         idx = find_key(section, name);
         if (idx < 0) {
                 add_error(st, st->file, lineno, "unknown key '%s' in [%s]; see docs/agent.conf.md for the keys of this section", name, section);
@@ -716,7 +736,7 @@ static int parse_file(ParseState *st, const char *path, bool allow_missing) {
         ini_allow_realloc = true;
         ini_max_line = 64 * 1024;
         ini_allow_multiline = false;
-        r = ini_parse_stream(ini_reader_counting, st, ini_handler, st);
+        r = ini_parse_stream(ini_reader_counting, st, config_ini_handler, st);
         if (r > 0)
                 add_error(st, path, r, "syntax error; lines are [section], key = value, or comments starting with # or ;");
         else if (r < 0)

@@ -123,7 +123,7 @@ typedef struct ConfigErrors {
         char **lines;
 } ConfigErrors;
 
-/* Parse `path` then `dropin_dir`/*.conf (lexical order). dropin_dir NULL:
+/* Parse `path` then every *.conf in `dropin_dir` (lexical order). dropin_dir NULL:
  * "<path>.d". A missing main file is an error unless allow_missing.
  * Returns 0 and *ret, or -EINVAL with every problem in *errors. */
 int config_load(const char *path, const char *dropin_dir, bool allow_missing, Config **ret,

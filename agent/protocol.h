@@ -25,7 +25,7 @@ char *protocol_format_ok(json_object *result, size_t *len);
 char *protocol_format_error(const char *code, const char *message, size_t *len);
 
 /* Parse a reply line on the client side. Returns 1 with *result (owned) for
- * ok, 0 with *code/*message (owned) for an error reply, -EBADMSG if the line
+ * ok, 0 with *code and *message (owned) for an error reply, -EBADMSG if the line
  * is not a reply. */
 int protocol_parse_reply(const char *line, json_object **result, char **code, char **message);
 

@@ -212,8 +212,9 @@ char *status_render_text(json_object *result, bool colour) {
 
         buf_printf(&b, "agv-agent %s, up %ss: %s%s%s\n", strna(get_str(result, "version")),
                    strna(get_str(result, "uptime_s")), colour_of(h, colour), health_to_string(h), reset);
-        if (get_str(result, "summary") && *get_str(result, "summary"))
-                buf_printf(&b, "  %s\n", get_str(result, "summary"));
+        const char *summary = get_str(result, "summary");
+        if (!isempty(summary))
+                buf_printf(&b, "  %s\n", summary);
         if (json_object_object_get_ex(result, "reasons", &reasons))
                 for (size_t i = 0; i < json_object_array_length(reasons); i++) {
                         json_object *r = json_object_array_get_idx(reasons, i);

@@ -1,0 +1,104 @@
+/* SPDX-License-Identifier: MIT */
+#pragma once
+
+#include <openssl/evp.h>
+#include <openssl/x509.h>
+
+#include "certinfo.h"
+#include "macro.h"
+#include "status.h"
+
+/* Pure assessment of a certificate/key pair: everything here works on
+ * in-memory buffers and a given `now`, so the unit tests drive it without
+ * files or a daemon. Reading the files safely is pki_files.c's job. */
+
+typedef enum FindingKind {
+        FINDING_PAIR,      /* the pair on disk must not be activated */
+        FINDING_TRANSIENT, /* ditto, but may be a renewal half-way through */
+        FINDING_OTHER,     /* reported only: permissions, CA bundle, CA key */
+} FindingKind;
+
+typedef struct Finding {
+        char *code;      /* stable snake_case, documented in docs/pki.md */
+        Health severity;
+        FindingKind kind;
+        char *file;      /* the file it is about, or NULL */
+        char *message;   /* what is wrong, naming the file */
+        char *fix;       /* what to do about it */
+} Finding;
+
+typedef struct Findings {
+        Finding *items;
+        size_t n;
+} Findings;
+
+void findings_add(Findings *f, Health severity, FindingKind kind, const char *code, const char *file,
+                  const char *fix, const char *fmt, ...) _printf_(7, 8);
+void findings_done(Findings *f);
+bool findings_has(const Findings *f, const char *code);
+const Finding *findings_get(const Findings *f, const char *code);
+Health findings_worst(const Findings *f);
+/* The same codes, files and severities in the same order. */
+bool findings_equal(const Findings *a, const Findings *b);
+void findings_move(Findings *dst, Findings *src); /* append src, empty src */
+
+typedef enum ChainStatus {
+        CHAIN_UNVERIFIED, /* no CA bundle (or unusable) */
+        CHAIN_VERIFIED,
+        CHAIN_FAILED,
+} ChainStatus;
+const char *chain_status_to_string(ChainStatus c);
+
+/* One file as read by the caller: data == NULL means it could not be read
+ * (the reason is already a finding). */
+typedef struct PkiBlob {
+        const char *path;
+        const void *data;
+        size_t len;
+} PkiBlob;
+
+typedef struct PkiAssessment {
+        X509 *cert;                 /* leaf, NULL if unparseable */
+        STACK_OF(X509) *cert_extra; /* rest of a chain file */
+        EVP_PKEY *key;
+        STACK_OF(X509) *ca;         /* CA bundle, NULL if none */
+        bool key_matches;           /* cert and key parsed and belong together */
+        ChainStatus chain;
+        char *cert_key_id;          /* sha256 of the certificate's SubjectPublicKeyInfo */
+        char *key_id;               /* sha256 of the private key's public half */
+        CertInfo info;              /* of the leaf, when parsed */
+        CertInfo ca_info;           /* of the anchor (or first bundle cert) */
+        bool have_ca_info;
+        char *ca_fingerprint;       /* of the whole bundle, NULL if none */
+        Findings findings;
+} PkiAssessment;
+
+void pki_assessment_done(PkiAssessment *a);
+
+/* Assess cert + key (+ CA bundle when ca->path != NULL) at `now` (Unix usec).
+ * ca->path == NULL: no bundle configured; ca->data == NULL with path set:
+ * configured but unreadable (the caller recorded why). Findings are added to
+ * a->findings (which may already hold the caller's file findings). */
+void pki_assess(const PkiBlob *cert, const PkiBlob *key, const PkiBlob *ca, uint64_t now, PkiAssessment *a);
+
+/* Worst pair-blocking verdict of an assessment. */
+typedef enum PairVerdict {
+        VERDICT_VALID,      /* consistent, no blocking finding */
+        VERDICT_INCOMPLETE, /* only transient blockers: missing, partial, mismatch */
+        VERDICT_INVALID,    /* a definitive blocker */
+} PairVerdict;
+PairVerdict pki_assessment_verdict(const PkiAssessment *a);
+
+/* Building blocks, exported for the tests and `check`. */
+int pki_parse_cert(const void *data, size_t len, const char *path, X509 **ret_leaf,
+                   STACK_OF(X509) **ret_extra, Findings *f);
+int pki_parse_key(const void *data, size_t len, const char *path, EVP_PKEY **ret, Findings *f);
+int pki_parse_bundle(const void *data, size_t len, const char *path, STACK_OF(X509) **ret, Findings *f);
+int pki_cert_info(X509 *x, const char *path, CertInfo *ret);
+char *pki_key_type(EVP_PKEY *k);        /* "RSA-2048", "EC-P256" ... */
+char *pki_pubkey_id(EVP_PKEY *k);       /* sha256 hex of the DER SubjectPublicKeyInfo */
+/* A file name that looks like a CA private key (ca.key, ca-key.pem, rootCA.key ...). */
+bool pki_name_looks_like_ca_key(const char *name);
+/* data is a private key belonging to one of the CA certificates. */
+bool pki_blob_is_ca_key(const void *data, size_t len, STACK_OF(X509) *ca);
+uint64_t pki_asn1_time_usec(const ASN1_TIME *t);
