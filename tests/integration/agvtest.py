@@ -200,8 +200,12 @@ class Agent:
                                      stdin=subprocess.DEVNULL, stdout=self.log_file,
                                      stderr=subprocess.STDOUT, env=e, close_fds=True)
         if expect_fail:
-            self.proc.wait(10 * SLOW)
-            return self.proc.returncode
+            rc = self.proc.wait(10 * SLOW)
+            self.proc = None
+            self.log_file.close()
+            self.notify.close()
+            self.notify = None
+            return rc
         if wait_ready:
             def ready():
                 if self.proc.poll() is not None:
