@@ -1,0 +1,300 @@
+/* SPDX-License-Identifier: MIT */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <cmocka.h>
+#include <grp.h>
+#include <sys/stat.h>
+
+#include "config.h"
+#include "strv.h"
+
+static void test_durations(void **state) {
+        usec_t u;
+        assert_int_equal(parse_duration("90s", &u), 0);
+        assert_int_equal(u, 90 * USEC_PER_SEC);
+        assert_int_equal(parse_duration("5m", &u), 0);
+        assert_int_equal(u, 5 * USEC_PER_MINUTE);
+        assert_int_equal(parse_duration("12h", &u), 0);
+        assert_int_equal(u, 12 * USEC_PER_HOUR);
+        assert_int_equal(parse_duration("30d", &u), 0);
+        assert_int_equal(u, 30 * USEC_PER_DAY);
+        assert_int_equal(parse_duration("1h30m", &u), 0);
+        assert_int_equal(u, 90 * USEC_PER_MINUTE);
+        assert_int_equal(parse_duration("1h 30m", &u), 0);
+        assert_int_equal(u, 90 * USEC_PER_MINUTE);
+        assert_int_equal(parse_duration("250ms", &u), 0);
+        assert_int_equal(u, 250 * USEC_PER_MSEC);
+        assert_int_equal(parse_duration("2w", &u), 0);
+        assert_int_equal(u, 14 * USEC_PER_DAY);
+        assert_int_equal(parse_duration("0s", &u), 0);
+        assert_int_equal(u, 0);
+
+        /* a bare number is ambiguous; junk and negative values are errors */
+        assert_int_equal(parse_duration("90", &u), -EINVAL);
+        assert_int_equal(parse_duration("", &u), -EINVAL);
+        assert_int_equal(parse_duration("-5s", &u), -EINVAL);
+        assert_int_equal(parse_duration("5 s", &u), -EINVAL);
+        assert_int_equal(parse_duration("5x", &u), -EINVAL);
+        assert_int_equal(parse_duration("5mins", &u), -EINVAL);
+        assert_int_equal(parse_duration("99999999999999999999d", &u), -ERANGE);
+        assert_int_equal(parse_duration("999999999999d", &u), -ERANGE);
+}
+
+static void test_format_duration(void **state) {
+        char b[64];
+        assert_string_equal(format_duration(30 * USEC_PER_DAY, b, sizeof(b)), "30d");
+        assert_string_equal(format_duration(90 * USEC_PER_MINUTE, b, sizeof(b)), "1h30m");
+        assert_string_equal(format_duration(250 * USEC_PER_MSEC, b, sizeof(b)), "250ms");
+        assert_string_equal(format_duration(0, b, sizeof(b)), "0s");
+        /* round trip */
+        usec_t u;
+        assert_int_equal(parse_duration(format_duration(3 * USEC_PER_DAY + 7 * USEC_PER_SEC, b, sizeof(b)), &u), 0);
+        assert_int_equal(u, 3 * USEC_PER_DAY + 7 * USEC_PER_SEC);
+}
+
+static void test_modes_bools_numbers(void **state) {
+        mode_t m;
+        unsigned n;
+        assert_int_equal(parse_mode("0440", &m), 0);
+        assert_int_equal(m, 0440);
+        assert_int_equal(parse_mode("440", &m), 0);
+        assert_int_equal(m, 0440);
+        assert_int_equal(parse_mode("0888", &m), -EINVAL);
+        assert_int_equal(parse_mode("17777", &m), -EINVAL);
+        assert_int_equal(parse_mode("-1", &m), -EINVAL);
+        assert_int_equal(parse_mode("", &m), -EINVAL);
+        assert_int_equal(parse_boolean("yes"), 1);
+        assert_int_equal(parse_boolean("On"), 1);
+        assert_int_equal(parse_boolean("false"), 0);
+        assert_int_equal(parse_boolean("maybe"), -EINVAL);
+        assert_int_equal(parse_unsigned("42", &n), 0);
+        assert_int_equal(n, 42);
+        assert_int_equal(parse_unsigned("-1", &n), -EINVAL);
+        assert_int_equal(parse_unsigned("4x", &n), -EINVAL);
+        assert_int_equal(parse_unsigned("99999999999", &n), -ERANGE);
+}
+
+static void test_split_command_line(void **state) {
+        char **l = NULL;
+        assert_int_equal(split_command_line("agentic-vault-mcp --key-id alias/x --region eu-west-1", &l), 0);
+        assert_int_equal(strv_length(l), 5);
+        assert_string_equal(l[0], "agentic-vault-mcp");
+        assert_string_equal(l[4], "eu-west-1");
+        l = strv_free(l);
+
+        assert_int_equal(split_command_line("a 'b c' \"d \\\"e\\\" $f\" g\\ h '' \"\"", &l), 0);
+        assert_int_equal(strv_length(l), 6);
+        assert_string_equal(l[1], "b c");
+        assert_string_equal(l[2], "d \"e\" $f");
+        assert_string_equal(l[3], "g h");
+        assert_string_equal(l[4], "");
+        assert_string_equal(l[5], "");
+        l = strv_free(l);
+
+        /* nothing is expanded or run */
+        assert_int_equal(split_command_line("echo $(id) `id` *", &l), 0);
+        assert_string_equal(l[1], "$(id)");
+        assert_string_equal(l[2], "`id`");
+        assert_string_equal(l[3], "*");
+        l = strv_free(l);
+
+        assert_int_equal(split_command_line("   ", &l), 0);
+        assert_int_equal(strv_length(l), 0);
+        l = strv_free(l);
+
+        assert_int_equal(split_command_line("echo 'open", &l), -EINVAL);
+        assert_int_equal(split_command_line("echo \"open", &l), -EINVAL);
+        assert_int_equal(split_command_line("echo trailing\\", &l), -EINVAL);
+}
+
+static char tmpdir[256];
+
+static char *write_file(const char *name, const char *content) {
+        char *p = NULL;
+        FILE *f;
+        assert_true(asprintf(&p, "%s/%s", tmpdir, name) > 0);
+        f = fopen(p, "we");
+        assert_non_null(f);
+        fputs(content, f);
+        fclose(f);
+        return p;
+}
+
+static const char *my_group(void) {
+        struct group *g = getgrgid(getgid());
+        assert_non_null(g);
+        return g->gr_name;
+}
+
+static int setup_tmp(void **state) {
+        const char *base = getenv("AGV_TEST_TMPDIR");
+        snprintf(tmpdir, sizeof(tmpdir), "%s/cfgXXXXXX", base ? base : "/tmp");
+        assert_non_null(mkdtemp(tmpdir));
+        return 0;
+}
+
+static int teardown_tmp(void **state) {
+        char cmd[300];
+        snprintf(cmd, sizeof(cmd), "rm -rf '%s'", tmpdir);
+        return system(cmd) == 0 ? 0 : -1;
+}
+
+static void test_load_defaults_and_dropins(void **state) {
+        char *main_conf, *text = NULL, *dropdir = NULL;
+        Config *c = NULL;
+        ConfigErrors e = {};
+
+        assert_true(asprintf(&text,
+                             "# agent config\n[agent]\nsocket = /run/x/agent.sock\n\n[pki]\ngroup = %s\n"
+                             "dir = /etc/pki/ra\n[child]\ncommand = node /srv/signer.mjs --region 'eu west'\n"
+                             "environment = A=1\n",
+                             my_group()) > 0);
+        main_conf = write_file("agent.conf", text);
+        assert_true(asprintf(&dropdir, "%s/agent.conf.d", tmpdir) > 0);
+        assert_int_equal(mkdir(dropdir, 0755), 0);
+        write_file("agent.conf.d/20-later.conf", "[agent]\nmax_clients = 7\n[child]\nenvironment = C=3\n");
+        write_file("agent.conf.d/10-first.conf", "[agent]\nmax_clients = 5\nlog_level = debug\n[child]\nenvironment = B=2\n");
+        write_file("agent.conf.d/ignored.txt", "[agent]\nmax_clients = 99\n");
+
+        assert_int_equal(config_load(main_conf, NULL, false, &c, &e), 0);
+        assert_null(e.lines);
+        assert_string_equal(c->agent.socket, "/run/x/agent.sock");
+        assert_int_equal(c->agent.max_clients, 7); /* lexical order: 20 wins */
+        assert_int_equal(c->agent.log_level, 7);
+        /* lists append across files */
+        assert_int_equal(strv_length(c->child.environment), 3);
+        assert_string_equal(c->child.environment[2], "C=3");
+        assert_string_equal(c->child.command[3], "eu west");
+        /* relative PKI names are joined with dir */
+        assert_string_equal(c->pki.certificate, "/etc/pki/ra/client.crt");
+        assert_string_equal(c->pki.private_key, "/etc/pki/ra/client.key");
+        assert_string_equal(c->pki.ca_bundle, "/etc/pki/ra/ca.pem");
+        /* defaults */
+        assert_int_equal(c->pki.key_mode, 0440);
+        assert_int_equal(c->pki.cert_mode, 0444);
+        assert_int_equal(c->pki.permissions, PERMISSIONS_ENFORCE);
+        assert_int_equal(c->pki.rescan_interval, 5 * USEC_PER_MINUTE);
+        assert_int_equal(c->pki.renewal_grace, 60 * USEC_PER_SEC);
+        assert_int_equal(c->alerts.n_thresholds, 5);
+        assert_int_equal(c->alerts.thresholds[0], 30 * USEC_PER_DAY);
+        assert_int_equal(c->alerts.thresholds[4], 1 * USEC_PER_DAY);
+        assert_true(c->alerts.threshold_expired);
+        assert_int_equal(c->agent.socket_group.gid, getgid()); /* defaults to [pki] group */
+        assert_int_equal(strv_length(c->files), 3);
+        config_free(c);
+        free(text);
+        free(main_conf);
+        free(dropdir);
+}
+
+static bool has_error(ConfigErrors *e, const char *prefix, const char *needle) {
+        STRV_FOREACH(l, e->lines)
+                if (strncmp(*l, prefix, strlen(prefix)) == 0 && strstr(*l, needle))
+                        return true;
+        return false;
+}
+
+static void test_load_errors_name_file_and_line(void **state) {
+        char *p, *text = NULL, prefix[512];
+        Config *c = NULL;
+        ConfigErrors e = {};
+
+        assert_true(asprintf(&text,
+                             "[agent]\n"                          /* 1 */
+                             "socket = relative/path\n"           /* 2 */
+                             "max_clients = lots\n"               /* 3 */
+                             "[pki]\n"                            /* 4 */
+                             "group = %s\n"                       /* 5 */
+                             "key_mode = 0666\n"                  /* 6 */
+                             "permissions = sometimes\n"          /* 7 */
+                             "[child]\n"                          /* 8 */
+                             "on_renewal = reboot\n"              /* 9 */
+                             "restart_on_tool_failure = get_address\n" /* 10 */
+                             "[alerts]\n"                         /* 11 */
+                             "thresholds = 30d soon expired\n"    /* 12 */
+                             "webhook_url = ftp://x\n"            /* 13 */
+                             "bogus = 1\n"                        /* 14 */
+                             "[pki\n",                            /* 15 */
+                             my_group()) > 0);
+        p = write_file("bad.conf", text);
+        assert_int_equal(config_load(p, "/nonexistent", false, &c, &e), -EINVAL);
+        assert_null(c);
+#define AT(n) (snprintf(prefix, sizeof(prefix), "%s:%d:", p, n), prefix)
+        assert_true(has_error(&e, AT(2), "absolute path"));
+        assert_true(has_error(&e, AT(3), "max_clients"));
+        assert_true(has_error(&e, AT(6), "0440"));
+        assert_true(has_error(&e, AT(7), "enforce or audit"));
+        assert_true(has_error(&e, AT(9), "none, signal"));
+        assert_true(has_error(&e, AT(10), "TOOL:N"));
+        assert_true(has_error(&e, AT(12), "expired"));
+        assert_true(has_error(&e, AT(13), "http://"));
+        assert_true(has_error(&e, AT(14), "unknown key 'bogus'"));
+        assert_true(has_error(&e, AT(15), "syntax error"));
+        config_errors_done(&e);
+        free(p);
+        free(text);
+}
+
+static void test_cross_field_and_groups(void **state) {
+        char *p;
+        Config *c = NULL;
+        ConfigErrors e = {};
+
+        p = write_file("cross.conf",
+                       "[pki]\ngroup = no-such-group-agv\n"
+                       "[child]\nping_interval = 5s\nping_timeout = 10s\non_renewal = restart\n"
+                       "[alerts]\nwarning_before = 1d\ncritical_before = 3d\ntextfile = /var/lib/x.txt\n");
+        assert_int_equal(config_load(p, "/nonexistent", false, &c, &e), -EINVAL);
+        assert_true(has_error(&e, p, "group 'no-such-group-agv' does not exist"));
+        assert_true(has_error(&e, p, "ping_timeout"));
+        assert_true(has_error(&e, p, "needs a [child] command"));
+        assert_true(has_error(&e, p, "critical must come later"));
+        assert_true(has_error(&e, p, ".prom"));
+        config_errors_done(&e);
+        free(p);
+}
+
+static void test_missing_file(void **state) {
+        Config *c = NULL;
+        ConfigErrors e = {};
+        assert_int_equal(config_load("/nonexistent/agent.conf", NULL, false, &c, &e), -EINVAL);
+        assert_true(has_error(&e, "/nonexistent/agent.conf", "--config"));
+        config_errors_done(&e);
+}
+
+static void test_long_line(void **state) {
+        char *text = malloc(9000), *p;
+        Config *c = NULL;
+        ConfigErrors e = {};
+        size_t l;
+
+        snprintf(text, 9000, "[pki]\ngroup = %s\n[child]\ncommand = /bin/echo", my_group());
+        l = strlen(text);
+        for (int i = 0; i < 800; i++)
+                l += (size_t) snprintf(text + l, 9000 - l, " a%03d", i);
+        snprintf(text + l, 9000 - l, "\n[agent]\nmax_clients = 3\n");
+        p = write_file("long.conf", text);
+        assert_int_equal(config_load(p, "/nonexistent", false, &c, &e), 0);
+        assert_int_equal(strv_length(c->child.command), 801);
+        assert_string_equal(c->child.command[800], "a799");
+        assert_int_equal(c->agent.max_clients, 3);
+        config_free(c);
+        free(p);
+        free(text);
+}
+
+int main(void) {
+        const struct CMUnitTest tests[] = {
+                cmocka_unit_test(test_durations),
+                cmocka_unit_test(test_format_duration),
+                cmocka_unit_test(test_modes_bools_numbers),
+                cmocka_unit_test(test_split_command_line),
+                cmocka_unit_test(test_load_defaults_and_dropins),
+                cmocka_unit_test(test_load_errors_name_file_and_line),
+                cmocka_unit_test(test_cross_field_and_groups),
+                cmocka_unit_test(test_missing_file),
+                cmocka_unit_test(test_long_line),
+        };
+        return cmocka_run_group_tests(tests, setup_tmp, teardown_tmp);
+}

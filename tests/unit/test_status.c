@@ -1,0 +1,100 @@
+/* SPDX-License-Identifier: MIT */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <cmocka.h>
+
+#include "status.h"
+
+static const char *str(json_object *o, const char *k) {
+        json_object *v;
+        assert_true(json_object_object_get_ex(o, k, &v));
+        return json_object_get_string(v);
+}
+
+static void test_empty_is_ok(void **state) {
+        StatusBuilder sb;
+        json_object *r;
+        char *line;
+
+        assert_int_equal(status_builder_init(&sb), 0);
+        status_add_summary(&sb, "cert expires in 211d");
+        status_add_summary(&sb, "signer ready");
+        r = status_builder_finish(&sb);
+        assert_string_equal(str(r, "state"), "ok");
+        assert_int_equal(status_result_health(r), HEALTH_OK);
+        line = status_line_from_result(r);
+        assert_string_equal(line, "ok: cert expires in 211d; signer ready");
+        free(line);
+        json_object_put(r);
+}
+
+static void test_worst_reason_wins_and_leads(void **state) {
+        StatusBuilder sb;
+        json_object *r, *reasons;
+        char *line;
+
+        assert_int_equal(status_builder_init(&sb), 0);
+        status_add_reason(&sb, HEALTH_OK, "note", "just a note");
+        status_add_reason(&sb, HEALTH_WARNING, "renewal_pending", "certificate and key disagree (renewal in progress)");
+        status_add_reason(&sb, HEALTH_CRITICAL, "cert_expired", "the client certificate expired %d days ago", 2);
+        status_add_summary(&sb, "signer ready");
+        status_set_section(&sb, "child", json_object_new_object());
+        r = status_builder_finish(&sb);
+        assert_string_equal(str(r, "state"), "critical");
+        reasons = json_object_object_get(r, "reasons");
+        assert_int_equal(json_object_array_length(reasons), 3);
+        /* most severe first */
+        assert_string_equal(str(json_object_array_get_idx(reasons, 0), "code"), "cert_expired");
+        assert_string_equal(str(json_object_array_get_idx(reasons, 0), "message"),
+                            "the client certificate expired 2 days ago");
+        assert_string_equal(str(json_object_array_get_idx(reasons, 1), "level"), "warning");
+        assert_string_equal(str(json_object_array_get_idx(reasons, 2), "code"), "note");
+        line = status_line_from_result(r);
+        assert_string_equal(line, "critical: the client certificate expired 2 days ago; signer ready");
+        free(line);
+        json_object_put(r);
+}
+
+static void test_render_text(void **state) {
+        StatusBuilder sb;
+        json_object *r, *cert;
+        char *text;
+
+        assert_int_equal(status_builder_init(&sb), 0);
+        json_object_object_add(sb.root, "version", json_object_new_string("9.9"));
+        json_object_object_add(sb.root, "uptime_s", json_object_new_int(12));
+        cert = json_object_new_object();
+        json_object_object_add(cert, "serial", json_object_new_string("0A1B"));
+        status_set_section(&sb, "certificate", cert);
+        status_set_section(&sb, "child", NULL);
+        status_add_reason(&sb, HEALTH_WARNING, "w", "look at this");
+        r = status_builder_finish(&sb);
+
+        text = status_render_text(r, false);
+        assert_non_null(strstr(text, "agv-agent 9.9, up 12s: warning"));
+        assert_non_null(strstr(text, "look at this (w)"));
+        assert_non_null(strstr(text, "certificate:\n  serial"));
+        assert_null(strstr(text, "\033["));
+        free(text);
+        text = status_render_text(r, true);
+        assert_non_null(strstr(text, "\033[33mwarning"));
+        free(text);
+        json_object_put(r);
+}
+
+static void test_health_strings(void **state) {
+        assert_int_equal(health_from_string("critical"), HEALTH_CRITICAL);
+        assert_int_equal(health_from_string("bogus"), -EINVAL);
+        assert_int_equal(status_result_health(NULL), HEALTH_UNKNOWN);
+}
+
+int main(void) {
+        const struct CMUnitTest tests[] = {
+                cmocka_unit_test(test_empty_is_ok),
+                cmocka_unit_test(test_worst_reason_wins_and_leads),
+                cmocka_unit_test(test_render_text),
+                cmocka_unit_test(test_health_strings),
+        };
+        return cmocka_run_group_tests(tests, NULL, NULL);
+}
