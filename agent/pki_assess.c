@@ -1,0 +1,673 @@
+/* SPDX-License-Identifier: MIT */
+#include "pki_assess.h"
+
+#include <ctype.h>
+#include <stdarg.h>
+#include <time.h>
+
+#include <openssl/bio.h>
+#include <openssl/bn.h>
+#include <openssl/core_names.h>
+#include <openssl/decoder.h>
+#include <openssl/err.h>
+#include <openssl/pem.h>
+#include <openssl/x509v3.h>
+
+#include "strv.h"
+
+DEFINE_TRIVIAL_CLEANUP_FUNC(BIO *, BIO_free);
+DEFINE_TRIVIAL_CLEANUP_FUNC(X509 *, X509_free);
+DEFINE_TRIVIAL_CLEANUP_FUNC(EVP_PKEY *, EVP_PKEY_free);
+DEFINE_TRIVIAL_CLEANUP_FUNC(X509_STORE *, X509_STORE_free);
+DEFINE_TRIVIAL_CLEANUP_FUNC(X509_STORE_CTX *, X509_STORE_CTX_free);
+DEFINE_TRIVIAL_CLEANUP_FUNC(OSSL_DECODER_CTX *, OSSL_DECODER_CTX_free);
+DEFINE_TRIVIAL_CLEANUP_FUNC(BIGNUM *, BN_free);
+
+static void x509_stack_free(STACK_OF(X509) *s) {
+        sk_X509_pop_free(s, X509_free);
+}
+static void x509_stackp(STACK_OF(X509) **s) {
+        if (*s)
+                x509_stack_free(*s);
+}
+
+/* ---- findings ----------------------------------------------------------- */
+
+void findings_add(Findings *f, Health severity, FindingKind kind, const char *code, const char *file,
+                  const char *fix, const char *fmt, ...) {
+        Finding *n, x = { .severity = severity, .kind = kind };
+        va_list ap;
+
+        va_start(ap, fmt);
+        if (vasprintf(&x.message, fmt, ap) < 0)
+                x.message = NULL;
+        va_end(ap);
+        x.code = strdup(code);
+        x.file = file ? strdup(file) : NULL;
+        x.fix = strdup(strempty(fix));
+        n = realloc(f->items, (f->n + 1) * sizeof(Finding));
+        if (!n || !x.message || !x.code || !x.fix || (file && !x.file)) {
+                free(x.message);
+                free(x.code);
+                free(x.file);
+                free(x.fix);
+                if (n)
+                        f->items = n;
+                return;
+        }
+        f->items = n;
+        f->items[f->n++] = x;
+}
+
+void findings_done(Findings *f) {
+        for (size_t i = 0; i < f->n; i++) {
+                free(f->items[i].code);
+                free(f->items[i].file);
+                free(f->items[i].message);
+                free(f->items[i].fix);
+        }
+        free(f->items);
+        *f = (Findings) {};
+}
+
+const Finding *findings_get(const Findings *f, const char *code) {
+        for (size_t i = 0; i < f->n; i++)
+                if (streq(f->items[i].code, code))
+                        return &f->items[i];
+        return NULL;
+}
+
+bool findings_has(const Findings *f, const char *code) {
+        return findings_get(f, code) != NULL;
+}
+
+Health findings_worst(const Findings *f) {
+        Health h = HEALTH_OK;
+        for (size_t i = 0; i < f->n; i++)
+                h = MAX(h, f->items[i].severity);
+        return h;
+}
+
+bool findings_equal(const Findings *a, const Findings *b) {
+        if (a->n != b->n)
+                return false;
+        for (size_t i = 0; i < a->n; i++)
+                if (!streq(a->items[i].code, b->items[i].code) ||
+                    a->items[i].severity != b->items[i].severity ||
+                    !streq(strempty(a->items[i].file), strempty(b->items[i].file)) ||
+                    !streq(a->items[i].message, b->items[i].message))
+                        return false;
+        return true;
+}
+
+void findings_move(Findings *dst, Findings *src) {
+        Finding *n;
+        if (src->n == 0)
+                return;
+        n = realloc(dst->items, (dst->n + src->n) * sizeof(Finding));
+        if (!n) {
+                findings_done(src);
+                return;
+        }
+        memcpy(n + dst->n, src->items, src->n * sizeof(Finding));
+        dst->items = n;
+        dst->n += src->n;
+        free(src->items);
+        *src = (Findings) {};
+}
+
+const char *chain_status_to_string(ChainStatus c) {
+        switch (c) {
+        case CHAIN_VERIFIED:
+                return "verified";
+        case CHAIN_FAILED:
+                return "failed";
+        default:
+                return "unverified";
+        }
+}
+
+/* ---- helpers -------------------------------------------------------------- */
+
+static const char *base_name(const char *path) {
+        const char *s = path ? strrchr(path, '/') : NULL;
+        return s ? s + 1 : strna(path);
+}
+
+static bool mem_contains(const void *data, size_t len, const char *needle) {
+        return memmem(data, len, needle, strlen(needle)) != NULL;
+}
+
+static char *hex(const unsigned char *d, size_t n) {
+        char *s = malloc(n * 2 + 1);
+        if (!s)
+                return NULL;
+        for (size_t i = 0; i < n; i++)
+                sprintf(s + 2 * i, "%02x", d[i]);
+        s[n * 2] = 0;
+        return s;
+}
+
+uint64_t pki_asn1_time_usec(const ASN1_TIME *t) {
+        struct tm tm = {};
+        time_t s;
+        if (!t || ASN1_TIME_to_tm(t, &tm) != 1)
+                return 0;
+        s = timegm(&tm);
+        if (s < 0)
+                return 0;
+        return (uint64_t) s * USEC_PER_SEC;
+}
+
+static char *name_oneline(const X509_NAME *n) {
+        _cleanup_(BIO_freep) BIO *b = BIO_new(BIO_s_mem());
+        char *p, *s;
+        long l;
+        if (!b || X509_NAME_print_ex(b, n, 0, XN_FLAG_RFC2253) < 0)
+                return NULL;
+        l = BIO_get_mem_data(b, &p);
+        s = strndup(p, l > 0 ? (size_t) l : 0);
+        return s;
+}
+
+char *pki_pubkey_id(EVP_PKEY *k) {
+        unsigned char *der = NULL, md[EVP_MAX_MD_SIZE];
+        unsigned mdlen = 0;
+        int n;
+        char *s;
+        if (!k)
+                return NULL;
+        n = i2d_PUBKEY(k, &der);
+        if (n <= 0)
+                return NULL;
+        if (EVP_Digest(der, n, md, &mdlen, EVP_sha256(), NULL) != 1) {
+                OPENSSL_free(der);
+                return NULL;
+        }
+        OPENSSL_free(der);
+        s = hex(md, mdlen);
+        return s;
+}
+
+char *pki_key_type(EVP_PKEY *k) {
+        char group[64] = "", *s = NULL;
+        size_t gl = 0;
+        if (!k)
+                return NULL;
+        switch (EVP_PKEY_get_base_id(k)) {
+        case EVP_PKEY_RSA:
+        case EVP_PKEY_RSA_PSS:
+                if (asprintf(&s, "RSA-%d", EVP_PKEY_get_bits(k)) < 0)
+                        return NULL;
+                return s;
+        case EVP_PKEY_EC:
+                if (EVP_PKEY_get_utf8_string_param(k, OSSL_PKEY_PARAM_GROUP_NAME, group, sizeof(group), &gl) != 1)
+                        strcpy(group, "unknown");
+                if (streq(group, "prime256v1") || streq(group, "P-256"))
+                        return strdup("EC-P256");
+                if (streq(group, "secp384r1") || streq(group, "P-384"))
+                        return strdup("EC-P384");
+                if (streq(group, "secp521r1") || streq(group, "P-521"))
+                        return strdup("EC-P521");
+                if (asprintf(&s, "EC-%s", group) < 0)
+                        return NULL;
+                return s;
+        case EVP_PKEY_ED25519:
+                return strdup("Ed25519");
+        case EVP_PKEY_ED448:
+                return strdup("Ed448");
+        case EVP_PKEY_DSA:
+                if (asprintf(&s, "DSA-%d", EVP_PKEY_get_bits(k)) < 0)
+                        return NULL;
+                return s;
+        default:
+                return strdup(OBJ_nid2sn(EVP_PKEY_get_base_id(k)));
+        }
+}
+
+int pki_cert_info(X509 *x, const char *path, CertInfo *ret) {
+        CertInfo ci = {};
+        unsigned char md[EVP_MAX_MD_SIZE];
+        unsigned mdlen = 0;
+        _cleanup_(BN_freep) BIGNUM *bn = NULL;
+        char *h;
+
+        if (path && !(ci.path = strdup(path)))
+                goto oom;
+        bn = ASN1_INTEGER_to_BN(X509_get0_serialNumber(x), NULL);
+        if (!bn)
+                goto oom;
+        h = BN_bn2hex(bn);
+        if (!h)
+                goto oom;
+        ci.serial = strdup(h);
+        OPENSSL_free(h);
+        if (X509_digest(x, EVP_sha256(), md, &mdlen) != 1)
+                goto oom;
+        ci.fingerprint_sha256 = hex(md, mdlen);
+        ci.subject = name_oneline(X509_get_subject_name(x));
+        ci.issuer = name_oneline(X509_get_issuer_name(x));
+        ci.not_before = pki_asn1_time_usec(X509_get0_notBefore(x));
+        ci.not_after = pki_asn1_time_usec(X509_get0_notAfter(x));
+        ci.key_type = pki_key_type(X509_get0_pubkey(x));
+        if (!ci.serial || !ci.fingerprint_sha256 || !ci.subject || !ci.issuer || !ci.key_type)
+                goto oom;
+        *ret = ci;
+        return 0;
+oom:
+        cert_info_done(&ci);
+        return -ENOMEM;
+}
+
+/* ---- parsing -------------------------------------------------------------- */
+
+static bool looks_pem(const void *data, size_t len) {
+        return mem_contains(data, len, "-----BEGIN ");
+}
+
+/* A PEM block opened but never closed: the file is being written or was cut. */
+static bool pem_truncated(const void *data, size_t len, const char *label) {
+        char begin[64], end[64];
+        snprintf(begin, sizeof(begin), "-----BEGIN %s-----", label);
+        snprintf(end, sizeof(end), "-----END %s-----", label);
+        return mem_contains(data, len, begin) && !mem_contains(data, len, end);
+}
+
+int pki_parse_cert(const void *data, size_t len, const char *path, X509 **ret_leaf,
+                   STACK_OF(X509) **ret_extra, Findings *f) {
+        _cleanup_(X509_freep) X509 *leaf = NULL;
+        _cleanup_(x509_stackp) STACK_OF(X509) *extra = NULL;
+        const char *fn = base_name(path);
+
+        if (len == 0) {
+                findings_add(f, HEALTH_CRITICAL, FINDING_TRANSIENT, "cert_empty", path,
+                             "Install the certificate again: install -m 444 client.crt <dir>/",
+                             "%s is empty", fn);
+                return -ENODATA;
+        }
+        if (looks_pem(data, len)) {
+                _cleanup_(BIO_freep) BIO *b = BIO_new_mem_buf(data, (int) len);
+                if (!b)
+                        return -ENOMEM;
+                leaf = PEM_read_bio_X509(b, NULL, NULL, NULL);
+                if (leaf) {
+                        X509 *x;
+                        extra = sk_X509_new_null();
+                        if (!extra)
+                                return -ENOMEM;
+                        while ((x = PEM_read_bio_X509(b, NULL, NULL, NULL)))
+                                if (!sk_X509_push(extra, x)) {
+                                        X509_free(x);
+                                        return -ENOMEM;
+                                }
+                }
+                ERR_clear_error();
+                if (!leaf) {
+                        if (mem_contains(data, len, "PRIVATE KEY-----"))
+                                findings_add(f, HEALTH_CRITICAL, FINDING_PAIR, "cert_is_key", path,
+                                             "Put the certificate in the certificate file and the key in the key file",
+                                             "%s holds a private key, not a certificate", fn);
+                        else if (pem_truncated(data, len, "CERTIFICATE"))
+                                findings_add(f, HEALTH_CRITICAL, FINDING_TRANSIENT, "cert_truncated", path,
+                                             "Copy the complete certificate file again (it must end with -----END CERTIFICATE-----)",
+                                             "%s is truncated: the PEM block has no END line", fn);
+                        else
+                                findings_add(f, HEALTH_CRITICAL, FINDING_TRANSIENT, "cert_unparseable", path,
+                                             "Install a PEM (or DER) X.509 certificate; check it with: openssl x509 -in <file> -noout -text",
+                                             "%s holds no readable X.509 certificate", fn);
+                        return -EBADMSG;
+                }
+        } else {
+                const unsigned char *p = data;
+                leaf = d2i_X509(NULL, &p, (long) len);
+                ERR_clear_error();
+                if (!leaf || p != (const unsigned char *) data + len) {
+                        findings_add(f, HEALTH_CRITICAL, FINDING_TRANSIENT, "cert_unparseable", path,
+                                     "Install a PEM (or DER) X.509 certificate; check it with: openssl x509 -in <file> -noout -text",
+                                     "%s is neither a PEM nor a DER certificate", fn);
+                        return -EBADMSG;
+                }
+        }
+        *ret_leaf = TAKE_PTR(leaf);
+        if (ret_extra)
+                *ret_extra = TAKE_PTR(extra);
+        return 0;
+}
+
+/* Called only for an encrypted key: we never have a passphrase, so note
+ * that one was asked for and fail. */
+static int no_passphrase_cb(char *buf, int size, int rwflag, void *u) {
+        *(bool *) u = true;
+        return -1;
+}
+
+static int decode_key(const void *data, size_t len, const char *input_type, EVP_PKEY **ret, bool *encrypted) {
+        _cleanup_(OSSL_DECODER_CTX_freep) OSSL_DECODER_CTX *dctx = NULL;
+        EVP_PKEY *pkey = NULL;
+        const unsigned char *p = data;
+        size_t left = len;
+
+        dctx = OSSL_DECODER_CTX_new_for_pkey(&pkey, input_type, NULL, NULL, EVP_PKEY_KEYPAIR, NULL, NULL);
+        if (!dctx)
+                return -ENOMEM;
+        if (OSSL_DECODER_CTX_set_pem_password_cb(dctx, no_passphrase_cb, encrypted) != 1)
+                return -ENOMEM;
+        if (OSSL_DECODER_from_data(dctx, &p, &left) != 1 || !pkey) {
+                EVP_PKEY_free(pkey);
+                return -EBADMSG;
+        }
+        *ret = pkey;
+        return 0;
+}
+
+int pki_parse_key(const void *data, size_t len, const char *path, EVP_PKEY **ret, Findings *f) {
+        const char *fn = base_name(path);
+        bool encrypted = false;
+        EVP_PKEY *k = NULL;
+        int r;
+
+        if (len == 0) {
+                findings_add(f, HEALTH_CRITICAL, FINDING_TRANSIENT, "key_empty", path,
+                             "Install the private key again: install -m 440 client.key <dir>/",
+                             "%s is empty", fn);
+                return -ENODATA;
+        }
+        if (mem_contains(data, len, "-----BEGIN ENCRYPTED PRIVATE KEY-----") ||
+            mem_contains(data, len, "Proc-Type: 4,ENCRYPTED"))
+                encrypted = true;
+        else {
+                r = decode_key(data, len, looks_pem(data, len) ? "PEM" : "DER", &k, &encrypted);
+                ERR_clear_error();
+                if (r == -ENOMEM)
+                        return r;
+        }
+        if (encrypted) {
+                EVP_PKEY_free(k);
+                findings_add(f, HEALTH_CRITICAL, FINDING_PAIR, "key_encrypted", path,
+                             "aws_signing_helper needs an unencrypted key: openssl pkey -in <encrypted> -out client.key",
+                             "%s is encrypted with a passphrase", fn);
+                return -EKEYREJECTED;
+        }
+        if (!k) {
+                if (mem_contains(data, len, "-----BEGIN CERTIFICATE-----"))
+                        findings_add(f, HEALTH_CRITICAL, FINDING_PAIR, "key_is_cert", path,
+                                     "Put the private key in the key file and the certificate in the certificate file",
+                                     "%s holds a certificate, not a private key", fn);
+                else if (pem_truncated(data, len, "PRIVATE KEY") || pem_truncated(data, len, "RSA PRIVATE KEY") ||
+                         pem_truncated(data, len, "EC PRIVATE KEY"))
+                        findings_add(f, HEALTH_CRITICAL, FINDING_TRANSIENT, "key_truncated", path,
+                                     "Copy the complete key file again (it must end with an -----END ... PRIVATE KEY----- line)",
+                                     "%s is truncated: the PEM block has no END line", fn);
+                else
+                        findings_add(f, HEALTH_CRITICAL, FINDING_TRANSIENT, "key_unparseable", path,
+                                     "Install an unencrypted PKCS#8, PKCS#1 or SEC1 key (PEM or DER); check it with: openssl pkey -in <file> -noout",
+                                     "%s holds no readable private key", fn);
+                return -EBADMSG;
+        }
+        *ret = k;
+        return 0;
+}
+
+int pki_parse_bundle(const void *data, size_t len, const char *path, STACK_OF(X509) **ret, Findings *f) {
+        _cleanup_(x509_stackp) STACK_OF(X509) *s = NULL;
+        X509 *leaf = NULL;
+        Findings tmp = {};
+        int r;
+
+        r = pki_parse_cert(data, len, path, &leaf, &s, &tmp);
+        if (r < 0) {
+                findings_done(&tmp);
+                if (r == -ENOMEM)
+                        return r;
+                findings_add(f, HEALTH_WARNING, FINDING_OTHER, "ca_bundle_unparseable", path,
+                             "Install the CA certificate (PEM) as the bundle, or set [pki] ca_bundle= to none",
+                             "%s holds no readable CA certificate; the chain cannot be checked", base_name(path));
+                return -EBADMSG;
+        }
+        if (!sk_X509_insert(s, leaf, 0)) {
+                X509_free(leaf);
+                return -ENOMEM;
+        }
+        *ret = TAKE_PTR(s);
+        return 0;
+}
+
+/* ---- checks --------------------------------------------------------------- */
+
+static void check_validity(X509 *x, const CertInfo *ci, uint64_t now, const char *path, Findings *f) {
+        char a[64], b[64];
+        const char *fn = base_name(path);
+        if (ci->not_after && now > ci->not_after)
+                findings_add(f, HEALTH_CRITICAL, FINDING_PAIR, "cert_expired", path,
+                             "Renew the certificate (see \"Cert Renewal\" in the deployment guide) and install the new pair",
+                             "%s expired at %s", fn, format_rfc3339(ci->not_after, a, sizeof(a)));
+        else if (now < ci->not_before)
+                findings_add(f, HEALTH_CRITICAL, FINDING_PAIR, "cert_not_yet_valid", path,
+                             "Check the clock of this VM and of the CA machine; the certificate becomes usable at notBefore",
+                             "%s is not valid before %s (now %s)", fn, format_rfc3339(ci->not_before, a, sizeof(a)),
+                             format_rfc3339(now, b, sizeof(b)));
+}
+
+static void check_leaf_extensions(X509 *x, const char *path, Findings *f) {
+        uint32_t flags = X509_get_extension_flags(x);
+        const char *fn = base_name(path);
+
+        if (flags & EXFLAG_CA)
+                findings_add(f, HEALTH_CRITICAL, FINDING_PAIR, "cert_is_ca", path,
+                             "Install the client certificate, not the CA certificate (the leaf needs basicConstraints CA:FALSE)",
+                             "%s is a CA certificate (basicConstraints CA:TRUE), not a client certificate", fn);
+        if (!(flags & EXFLAG_KUSAGE) || !(X509_get_key_usage(x) & KU_DIGITAL_SIGNATURE))
+                findings_add(f, HEALTH_CRITICAL, FINDING_PAIR, "cert_key_usage", path,
+                             "Re-sign with -extfile containing keyUsage = critical, digitalSignature",
+                             "%s lacks keyUsage digitalSignature: Roles Anywhere answers \"Untrusted certificate. Insufficient certificate\"",
+                             fn);
+        if (!(flags & EXFLAG_XKUSAGE) || !(X509_get_extended_key_usage(x) & XKU_SSL_CLIENT))
+                findings_add(f, HEALTH_CRITICAL, FINDING_PAIR, "cert_eku", path,
+                             "Re-sign with -extfile containing extendedKeyUsage = clientAuth",
+                             "%s lacks extendedKeyUsage clientAuth: Roles Anywhere answers \"Untrusted certificate. Insufficient certificate\"",
+                             fn);
+}
+
+static void check_key_strength(EVP_PKEY *k, const char *path, Findings *f) {
+        _cleanup_free_ char *t = pki_key_type(k);
+        int id = EVP_PKEY_get_base_id(k);
+        const char *fn = base_name(path);
+
+        if (id == EVP_PKEY_RSA || id == EVP_PKEY_RSA_PSS) {
+                if (EVP_PKEY_get_bits(k) < 2048)
+                        findings_add(f, HEALTH_CRITICAL, FINDING_PAIR, "key_weak", path,
+                                     "Generate a new key of at least 2048 bits (openssl genrsa -out client.key 2048) and re-sign",
+                                     "%s uses a %d-bit RSA key; at least 2048 bits are required", fn, EVP_PKEY_get_bits(k));
+                return;
+        }
+        if (t && (streq(t, "EC-P256") || streq(t, "EC-P384")))
+                return;
+        findings_add(f, HEALTH_CRITICAL, FINDING_PAIR, "key_type_unsupported", path,
+                     "Use RSA (2048 bits or more) or EC P-256/P-384 keys, which Roles Anywhere accepts",
+                     "%s uses a %s key; Roles Anywhere accepts RSA >= 2048 and EC P-256/P-384", fn, strna(t));
+}
+
+static void check_ca_cert(X509 *x, const char *path, Findings *f) {
+        uint32_t flags = X509_get_extension_flags(x);
+        int idx = X509_get_ext_by_NID(x, NID_basic_constraints, -1);
+        X509_EXTENSION *ext = idx >= 0 ? X509_get_ext(x, idx) : NULL;
+        _cleanup_free_ char *subj = name_oneline(X509_get_subject_name(x));
+
+        if (!(flags & EXFLAG_CA) || !ext || !X509_EXTENSION_get_critical(ext))
+                findings_add(f, HEALTH_WARNING, FINDING_OTHER, "ca_basic_constraints", path,
+                             "Re-create the CA with -addext \"basicConstraints=critical,CA:TRUE\"",
+                             "CA certificate %s lacks a critical basicConstraints CA:TRUE: a trust anchor cannot be created from it",
+                             strna(subj));
+        if (!(flags & EXFLAG_KUSAGE) || !(X509_get_key_usage(x) & KU_KEY_CERT_SIGN))
+                findings_add(f, HEALTH_WARNING, FINDING_OTHER, "ca_key_usage", path,
+                             "Re-create the CA with -addext \"keyUsage=critical,keyCertSign,cRLSign\"",
+                             "CA certificate %s lacks keyUsage keyCertSign: a trust anchor cannot be created from it",
+                             strna(subj));
+}
+
+static void check_chain(PkiAssessment *a, const char *cert_path, const char *ca_path, uint64_t now) {
+        _cleanup_(X509_STORE_freep) X509_STORE *store = X509_STORE_new();
+        _cleanup_(X509_STORE_CTX_freep) X509_STORE_CTX *ctx = X509_STORE_CTX_new();
+        X509_VERIFY_PARAM *vp;
+        STACK_OF(X509) *chain;
+        int ok, err;
+
+        if (!store || !ctx)
+                return;
+        for (int i = 0; i < sk_X509_num(a->ca); i++)
+                X509_STORE_add_cert(store, sk_X509_value(a->ca, i));
+        if (X509_STORE_CTX_init(ctx, store, a->cert, a->cert_extra) != 1)
+                return;
+        vp = X509_STORE_CTX_get0_param(ctx);
+        X509_VERIFY_PARAM_set_time(vp, (time_t) (now / USEC_PER_SEC));
+        ok = X509_verify_cert(ctx);
+        err = X509_STORE_CTX_get_error(ctx);
+        ERR_clear_error();
+        /* the leaf's own dates are reported as cert_expired / not_yet_valid */
+        if (ok != 1 && X509_STORE_CTX_get_error_depth(ctx) == 0 &&
+            (err == X509_V_ERR_CERT_HAS_EXPIRED || err == X509_V_ERR_CERT_NOT_YET_VALID)) {
+                X509_VERIFY_PARAM_set_flags(vp, X509_V_FLAG_NO_CHECK_TIME);
+                X509_STORE_CTX_cleanup(ctx);
+                if (X509_STORE_CTX_init(ctx, store, a->cert, a->cert_extra) != 1)
+                        return;
+                X509_VERIFY_PARAM_set_flags(X509_STORE_CTX_get0_param(ctx), X509_V_FLAG_NO_CHECK_TIME);
+                ok = X509_verify_cert(ctx);
+                err = X509_STORE_CTX_get_error(ctx);
+                ERR_clear_error();
+        }
+        if (ok == 1) {
+                a->chain = CHAIN_VERIFIED;
+                chain = X509_STORE_CTX_get0_chain(ctx);
+                if (chain && sk_X509_num(chain) > 1) {
+                        cert_info_done(&a->ca_info);
+                        if (pki_cert_info(sk_X509_value(chain, sk_X509_num(chain) - 1), ca_path, &a->ca_info) == 0)
+                                a->have_ca_info = true;
+                }
+                return;
+        }
+        a->chain = CHAIN_FAILED;
+        findings_add(&a->findings, HEALTH_CRITICAL, FINDING_PAIR, "chain_failed", cert_path,
+                     "Install a certificate issued by the CA in the bundle, or the bundle of the CA that issued it",
+                     "%s does not verify against %s: %s", base_name(cert_path), base_name(ca_path),
+                     X509_verify_cert_error_string(err));
+}
+
+void pki_assess(const PkiBlob *cert, const PkiBlob *key, const PkiBlob *ca, uint64_t now, PkiAssessment *a) {
+        Findings *f = &a->findings;
+        int r;
+
+        a->chain = CHAIN_UNVERIFIED;
+        if (cert->data) {
+                r = pki_parse_cert(cert->data, cert->len, cert->path, &a->cert, &a->cert_extra, f);
+                if (r >= 0 && pki_cert_info(a->cert, cert->path, &a->info) < 0) {
+                        X509_free(a->cert);
+                        a->cert = NULL;
+                }
+        }
+        if (key->data)
+                (void) pki_parse_key(key->data, key->len, key->path, &a->key, f);
+        if (ca && ca->path && ca->data) {
+                r = pki_parse_bundle(ca->data, ca->len, ca->path, &a->ca, f);
+                if (r >= 0) {
+                        unsigned char md[EVP_MAX_MD_SIZE];
+                        unsigned mdlen = 0;
+                        if (EVP_Digest(ca->data, ca->len, md, &mdlen, EVP_sha256(), NULL) == 1)
+                                a->ca_fingerprint = hex(md, mdlen);
+                        for (int i = 0; i < sk_X509_num(a->ca); i++) {
+                                X509 *x = sk_X509_value(a->ca, i);
+                                /* intermediates need the same; the anchor is what AWS sees */
+                                check_ca_cert(x, ca->path, f);
+                        }
+                        if (sk_X509_num(a->ca) > 0 &&
+                            pki_cert_info(sk_X509_value(a->ca, 0), ca->path, &a->ca_info) == 0)
+                                a->have_ca_info = true;
+                }
+        }
+
+        if (a->cert) {
+                check_validity(a->cert, &a->info, now, cert->path, f);
+                check_leaf_extensions(a->cert, cert->path, f);
+                check_key_strength(X509_get0_pubkey(a->cert), cert->path, f);
+                a->cert_key_id = pki_pubkey_id(X509_get0_pubkey(a->cert));
+        }
+        if (a->key)
+                a->key_id = pki_pubkey_id(a->key);
+        if (a->cert && a->key) {
+                a->key_matches = EVP_PKEY_eq(X509_get0_pubkey(a->cert), a->key) == 1;
+                ERR_clear_error();
+                if (!a->key_matches)
+                        findings_add(f, HEALTH_CRITICAL, FINDING_TRANSIENT, "key_mismatch", key->path,
+                                     "Install the key that belongs to the certificate (compare: openssl x509 -noout -pubkey -in client.crt; openssl pkey -pubout -in client.key)",
+                                     "%s does not belong to %s", base_name(key->path), base_name(cert->path));
+        }
+        if (a->cert && a->ca)
+                check_chain(a, cert->path, ca->path, now);
+}
+
+PairVerdict pki_assessment_verdict(const PkiAssessment *a) {
+        PairVerdict v = VERDICT_VALID;
+        for (size_t i = 0; i < a->findings.n; i++) {
+                const Finding *x = &a->findings.items[i];
+                if (x->severity < HEALTH_CRITICAL)
+                        continue;
+                if (x->kind == FINDING_PAIR)
+                        return VERDICT_INVALID;
+                if (x->kind == FINDING_TRANSIENT)
+                        v = VERDICT_INCOMPLETE;
+        }
+        if (v == VERDICT_VALID && !(a->cert && a->key && a->key_matches))
+                v = VERDICT_INCOMPLETE;
+        return v;
+}
+
+void pki_assessment_done(PkiAssessment *a) {
+        X509_free(a->cert);
+        x509_stackp(&a->cert_extra);
+        EVP_PKEY_free(a->key);
+        x509_stackp(&a->ca);
+        free(a->cert_key_id);
+        free(a->key_id);
+        free(a->ca_fingerprint);
+        cert_info_done(&a->info);
+        cert_info_done(&a->ca_info);
+        findings_done(&a->findings);
+        *a = (PkiAssessment) {};
+}
+
+/* ---- CA private key detection ---------------------------------------------- */
+
+bool pki_name_looks_like_ca_key(const char *name) {
+        char low[256];
+        size_t n = strlen(name);
+        const char *p;
+
+        if (n == 0 || n >= sizeof(low))
+                return false;
+        for (size_t i = 0; i <= n; i++)
+                low[i] = (char) tolower((unsigned char) name[i]);
+        /* "ca" as a word: start of name or after a separator, or the rootCA/subCA style */
+        for (p = low; (p = strstr(p, "ca")); p++) {
+                bool start = p == low || strchr("._-", p[-1]) || (p - low >= 4 && strneq(p - 4, "root", 4)) ||
+                             (p - low >= 3 && strneq(p - 3, "sub", 3));
+                bool end = p[2] == 0 || strchr("._-", p[2]);
+                if (start && end)
+                        return strstr(low, "key") != NULL;
+        }
+        return false;
+}
+
+bool pki_blob_is_ca_key(const void *data, size_t len, STACK_OF(X509) *ca) {
+        _cleanup_(EVP_PKEY_freep) EVP_PKEY *k = NULL;
+        bool encrypted = false, match = false;
+
+        if (!ca || len == 0 || !mem_contains(data, len, "PRIVATE KEY-----"))
+                return false;
+        if (decode_key(data, len, "PEM", &k, &encrypted) < 0) {
+                ERR_clear_error();
+                return false;
+        }
+        for (int i = 0; i < sk_X509_num(ca) && !match; i++)
+                match = EVP_PKEY_eq(X509_get0_pubkey(sk_X509_value(ca, i)), k) == 1;
+        ERR_clear_error();
+        return match;
+}

@@ -1,0 +1,307 @@
+/* SPDX-License-Identifier: MIT */
+#include "pki_files.h"
+
+#include <dirent.h>
+#include <fcntl.h>
+
+#include "log.h"
+#include "message-ids.h"
+#include "strv.h"
+
+const char *pki_role_to_string(PkiRole r) {
+        static const char *const t[_ROLE_MAX] = {
+                [ROLE_CERTIFICATE] = "certificate",
+                [ROLE_PRIVATE_KEY] = "private_key",
+                [ROLE_CA_BUNDLE] = "ca_bundle",
+                [ROLE_DIRECTORY] = "directory",
+        };
+        return r < _ROLE_MAX ? t[r] : "unknown";
+}
+
+const char *perm_state_to_string(PermState s) {
+        switch (s) {
+        case PERM_OK:
+                return "ok";
+        case PERM_REPAIRED:
+                return "repaired";
+        case PERM_DRIFT:
+                return "drift";
+        case PERM_UNSAFE:
+                return "unsafe";
+        default:
+                return "missing";
+        }
+}
+
+void pki_file_done(PkiFile *pf) {
+        free(pf->path);
+        if (pf->data)
+                explicit_bzero(pf->data, pf->len);
+        free(pf->data);
+        *pf = (PkiFile) {};
+}
+
+static const char *file_type(mode_t m) {
+        if (S_ISDIR(m))
+                return "a directory";
+        if (S_ISFIFO(m))
+                return "a FIFO";
+        if (S_ISSOCK(m))
+                return "a socket";
+        if (S_ISCHR(m) || S_ISBLK(m))
+                return "a device node";
+        if (S_ISLNK(m))
+                return "a symlink";
+        return "not a regular file";
+}
+
+int pki_fd_repair(int fd, const char *path, const struct stat *st, const PkiPolicy *want) {
+        _cleanup_strv_free_ char **fields = NULL;
+        mode_t old = st->st_mode & 07777;
+
+        if ((st->st_uid != want->uid || st->st_gid != want->gid) && fchown(fd, want->uid, want->gid) < 0)
+                return log_warning_errno(errno, "Cannot change owner of %s to %u:%u",
+                                         path, (unsigned) want->uid, (unsigned) want->gid);
+        /* fchown may clear set-id bits, so always set the mode afterwards */
+        if (fchmod(fd, want->mode) < 0)
+                return log_warning_errno(errno, "Cannot change mode of %s to %04o", path, (unsigned) want->mode);
+        (void) strv_extendf(&fields, "AGV_PATH=%s", path);
+        (void) strv_extendf(&fields, "AGV_OLD_MODE=%04o", (unsigned) old);
+        (void) strv_extendf(&fields, "AGV_NEW_MODE=%04o", (unsigned) want->mode);
+        (void) strv_extendf(&fields, "AGV_OLD_OWNER=%u:%u", (unsigned) st->st_uid, (unsigned) st->st_gid);
+        (void) strv_extendf(&fields, "AGV_NEW_OWNER=%u:%u", (unsigned) want->uid, (unsigned) want->gid);
+        log_struct(LOG_NOTICE, MSGID_PERMISSION_REPAIRED, fields,
+                   "Repaired permissions of %s: %04o %u:%u -> %04o %u:%u", path, (unsigned) old,
+                   (unsigned) st->st_uid, (unsigned) st->st_gid, (unsigned) want->mode,
+                   (unsigned) want->uid, (unsigned) want->gid);
+        return 1;
+}
+
+/* How bad leaving this drift is: readable key or writable files are critical. */
+static Health drift_severity(PkiRole role, mode_t m) {
+        if (m & 0002)
+                return HEALTH_CRITICAL;
+        if (role == ROLE_PRIVATE_KEY && (m & 0027))
+                return HEALTH_CRITICAL;
+        if (role == ROLE_DIRECTORY && (m & 0020))
+                return HEALTH_CRITICAL;
+        if (role != ROLE_DIRECTORY && (m & 0020))
+                return HEALTH_CRITICAL;
+        return HEALTH_WARNING;
+}
+
+static FindingKind kind_for(PkiRole role) {
+        return role == ROLE_CA_BUNDLE || role == ROLE_DIRECTORY ? FINDING_OTHER : FINDING_PAIR;
+}
+
+static int read_fd(int fd, size_t size, char **ret, size_t *ret_len) {
+        _cleanup_free_ char *b = malloc(size + 1);
+        size_t got = 0;
+
+        if (!b)
+                return -ENOMEM;
+        /* size+1 to notice a file that grew since fstat */
+        while (got <= size) {
+                ssize_t n = read(fd, b + got, size + 1 - got);
+                if (n < 0) {
+                        if (errno == EINTR)
+                                continue;
+                        explicit_bzero(b, got);
+                        return -errno;
+                }
+                if (n == 0)
+                        break;
+                got += (size_t) n;
+        }
+        if (got > size) {
+                explicit_bzero(b, got);
+                return -EFBIG;
+        }
+        b[got] = 0;
+        *ret = TAKE_PTR(b);
+        *ret_len = got;
+        return 0;
+}
+
+static const char *base_name(const char *path) {
+        const char *s = strrchr(path, '/');
+        return s ? s + 1 : path;
+}
+
+int pki_file_load(PkiRole role, const char *path, const PkiPolicy *want, bool enforce, PkiFile *ret,
+                  Findings *f) {
+        _cleanup_close_ int fd = -1;
+        struct stat st;
+        bool is_dir = role == ROLE_DIRECTORY;
+        const char *fn = is_dir ? path : base_name(path);
+        FindingKind kind = kind_for(role);
+        int r;
+
+        *ret = (PkiFile) { .role = role, .want = *want, .perm = PERM_MISSING };
+        ret->path = strdup(path);
+        if (!ret->path)
+                return -ENOMEM;
+
+        fd = open(path, (is_dir ? O_RDONLY | O_DIRECTORY : O_RDONLY | O_NONBLOCK | O_NOCTTY) | O_NOFOLLOW | O_CLOEXEC);
+        if (fd < 0) {
+                r = -errno;
+                if (r == -ENOENT) {
+                        if (role == ROLE_CA_BUNDLE)
+                                return 0; /* optional: chain stays unverified */
+                        findings_add(f, HEALTH_CRITICAL, FINDING_TRANSIENT,
+                                     is_dir ? "dir_missing" : "file_missing", path,
+                                     is_dir ? "Create it (install -d -m 755 <dir>) and install the pair"
+                                            : "Install the file (see the deployment guide, step 6)",
+                                     "%s does not exist", fn);
+                        return 0;
+                }
+                ret->found = true;
+                ret->perm = PERM_UNSAFE;
+                if (r == -ELOOP || r == -ENOTDIR) {
+                        struct stat lst;
+                        char target[256] = "";
+                        if (lstat(path, &lst) == 0 && S_ISLNK(lst.st_mode)) {
+                                ssize_t n = readlink(path, target, sizeof(target) - 1);
+                                target[n > 0 ? n : 0] = 0;
+                                findings_add(f, HEALTH_CRITICAL, kind, is_dir ? "dir_symlink" : "file_symlink", path,
+                                             "Replace the symlink with the real file (never a link): it is not followed or changed",
+                                             "%s is a symlink to %s", fn, target[0] ? target : "?");
+                                return 0;
+                        }
+                        if (is_dir && lstat(path, &lst) == 0) {
+                                findings_add(f, HEALTH_CRITICAL, kind, "dir_not_directory", path,
+                                             "Remove it and create the directory (install -d -m 755 <dir>)",
+                                             "%s is %s, not a directory", fn, file_type(lst.st_mode));
+                                return 0;
+                        }
+                }
+                findings_add(f, HEALTH_CRITICAL, kind, "file_unreadable", path,
+                             "Check that the agent (root) can open it", "%s cannot be opened: %s", fn, strerror(-r));
+                return 0;
+        }
+        if (fstat(fd, &st) < 0)
+                return log_warning_errno(errno, "fstat(%s) failed", path), 0;
+        ret->found = true;
+        ret->mode = st.st_mode & 07777;
+        ret->uid = st.st_uid;
+        ret->gid = st.st_gid;
+        ret->dev = st.st_dev;
+        ret->ino = st.st_ino;
+
+        if (!is_dir && !S_ISREG(st.st_mode)) {
+                ret->perm = PERM_UNSAFE;
+                findings_add(f, HEALTH_CRITICAL, kind, "file_not_regular", path,
+                             "Remove it and install a regular file in its place",
+                             "%s is %s, not a regular file; it is not read or changed", fn, file_type(st.st_mode));
+                return 0;
+        }
+        if (!is_dir && st.st_nlink > 1) {
+                ret->perm = PERM_UNSAFE;
+                findings_add(f, HEALTH_CRITICAL, kind, "file_hardlink", path,
+                             "Replace it with a file of its own (install copies): a hard link lets another name change it",
+                             "%s has %lu hard links; it is not read or changed", fn, (unsigned long) st.st_nlink);
+                return 0;
+        }
+        if (!is_dir && (size_t) st.st_size > PKI_FILE_MAX) {
+                ret->perm = PERM_UNSAFE;
+                findings_add(f, HEALTH_CRITICAL, kind, "file_too_large", path,
+                             "Install the real file: certificates and keys are a few kilobytes",
+                             "%s is %lld bytes, more than the 1 MiB limit; it is not read", fn, (long long) st.st_size);
+                return 0;
+        }
+        if (!is_dir) {
+                r = read_fd(fd, (size_t) st.st_size, &ret->data, &ret->len);
+                if (r == -ENOMEM)
+                        return r;
+                if (r == -EFBIG) {
+                        /* grew while we read: a writer is at work; the next event re-reads */
+                        findings_add(f, HEALTH_CRITICAL, FINDING_TRANSIENT, "file_changing", path,
+                                     "Wait for the copy to finish", "%s changed while being read", fn);
+                        return 0;
+                }
+                if (r < 0) {
+                        findings_add(f, HEALTH_CRITICAL, kind, "file_unreadable", path,
+                                     "Check that the agent (root) can read it", "%s cannot be read: %s", fn, strerror(-r));
+                        return 0;
+                }
+        }
+
+        /* permissions, judged on the fd we read through (fresh: they may flip) */
+        if (fstat(fd, &st) < 0)
+                return 0;
+        ret->mode = st.st_mode & 07777;
+        ret->uid = st.st_uid;
+        ret->gid = st.st_gid;
+        if (ret->mode == want->mode && st.st_uid == want->uid && st.st_gid == want->gid) {
+                ret->perm = PERM_OK;
+                return 0;
+        }
+        if (enforce) {
+                r = pki_fd_repair(fd, path, &st, want);
+                if (r > 0) {
+                        ret->perm = PERM_REPAIRED;
+                        return 0;
+                }
+                ret->repair_error = r;
+        }
+        ret->perm = PERM_DRIFT;
+        findings_add(f, enforce ? MAX(HEALTH_WARNING, drift_severity(role, ret->mode)) : drift_severity(role, ret->mode),
+                     FINDING_OTHER, is_dir ? "dir_permissions" : "permissions", path,
+                     role == ROLE_PRIVATE_KEY ? "chmod 440 and chown root:<group> the key (or set [pki] permissions=enforce)"
+                                              : "Restore the mode and owner (or set [pki] permissions=enforce)",
+                     "%s is %04o %u:%u, expected %04o %u:%u%s%s", fn, (unsigned) ret->mode, (unsigned) st.st_uid,
+                     (unsigned) st.st_gid, (unsigned) want->mode, (unsigned) want->uid, (unsigned) want->gid,
+                     ret->repair_error ? "; repair failed: " : "",
+                     ret->repair_error ? strerror(-ret->repair_error) : "");
+        return 0;
+}
+
+int pki_scan_ca_keys(const char *dir, STACK_OF(X509) *ca, Findings *f) {
+        _cleanup_close_ int dfd = -1;
+        DIR *d;
+        struct dirent *de;
+
+        dfd = open(dir, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+        if (dfd < 0)
+                return 0;
+        d = fdopendir(dfd);
+        if (!d)
+                return -errno;
+        TAKE_FD(dfd);
+        while ((de = readdir(d))) {
+                _cleanup_close_ int fd = -1;
+                _cleanup_free_ char *data = NULL, *p = NULL;
+                struct stat st;
+                size_t len = 0;
+                bool named;
+
+                if (de->d_name[0] == '.' && (!de->d_name[1] || (de->d_name[1] == '.' && !de->d_name[2])))
+                        continue;
+                if (fstatat(dirfd(d), de->d_name, &st, AT_SYMLINK_NOFOLLOW) < 0 || !S_ISREG(st.st_mode))
+                        continue;
+                named = pki_name_looks_like_ca_key(de->d_name);
+                if (!named) {
+                        if (!ca || (size_t) st.st_size > PKI_FILE_MAX)
+                                continue;
+                        fd = openat(dirfd(d), de->d_name, O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_NOCTTY | O_CLOEXEC);
+                        if (fd < 0 || fstat(fd, &st) < 0 || !S_ISREG(st.st_mode) ||
+                            read_fd(fd, (size_t) st.st_size, &data, &len) < 0)
+                                continue;
+                        bool match = pki_blob_is_ca_key(data, len, ca);
+                        explicit_bzero(data, len);
+                        if (!match)
+                                continue;
+                }
+                if (asprintf(&p, "%s/%s", dir, de->d_name) < 0) {
+                        closedir(d);
+                        return -ENOMEM;
+                }
+                findings_add(f, HEALTH_CRITICAL, FINDING_OTHER, "ca_key_present", p,
+                             "Move the CA key off this VM (1Password or offline storage, deployment guide step 3) and delete it here",
+                             named ? "%s looks like a CA private key; the CA key must never be on the VM"
+                                   : "%s is the private key of the CA certificate; the CA key must never be on the VM",
+                             de->d_name);
+        }
+        closedir(d);
+        return 0;
+}

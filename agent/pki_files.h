@@ -1,0 +1,71 @@
+/* SPDX-License-Identifier: MIT */
+#pragma once
+
+#include <sys/stat.h>
+
+#include <openssl/x509.h>
+
+#include "pki_assess.h"
+
+/* Safe access to the PKI files: every file is opened O_NOFOLLOW|O_NONBLOCK
+ * and judged through its fd, so a symlink, FIFO, hardlink or directory put in
+ * place of a file is reported and never followed, blocked on, or modified. */
+
+#define PKI_FILE_MAX ((size_t) 1024 * 1024)
+
+typedef enum PkiRole {
+        ROLE_CERTIFICATE,
+        ROLE_PRIVATE_KEY,
+        ROLE_CA_BUNDLE,
+        ROLE_DIRECTORY,
+        _ROLE_MAX,
+} PkiRole;
+const char *pki_role_to_string(PkiRole r);
+
+typedef struct PkiPolicy {
+        mode_t mode;
+        uid_t uid;
+        gid_t gid;
+} PkiPolicy;
+
+typedef enum PermState {
+        PERM_OK,
+        PERM_REPAIRED, /* drift found and fixed in this pass */
+        PERM_DRIFT,    /* drift left as is (audit, or the repair failed) */
+        PERM_UNSAFE,   /* not a regular file / directory: never touched */
+        PERM_MISSING,
+} PermState;
+const char *perm_state_to_string(PermState s);
+
+/* What one pass found for one path. */
+typedef struct PkiFile {
+        PkiRole role;
+        char *path;
+        PermState perm;
+        bool found;           /* something exists at path */
+        mode_t mode;          /* as found (before a repair) */
+        uid_t uid;
+        gid_t gid;
+        PkiPolicy want;
+        int repair_error;     /* negative errno of a failed repair */
+        char *data;           /* content, NULL if not read */
+        size_t len;
+        dev_t dev;
+        ino_t ino;
+} PkiFile;
+
+void pki_file_done(PkiFile *pf);
+
+/* Open, check and (for files) read path. enforce: repair drift through the
+ * fd. Problems become findings; returns 0 (also when the file is bad) or
+ * -ENOMEM. */
+int pki_file_load(PkiRole role, const char *path, const PkiPolicy *want, bool enforce, PkiFile *ret,
+                  Findings *f);
+
+/* Repair mode/owner of an fd already checked to be a regular file or a
+ * directory; logs before/after with MSGID_PERMISSION_REPAIRED. */
+int pki_fd_repair(int fd, const char *path, const struct stat *st, const PkiPolicy *want);
+
+/* Look for CA private keys in dir: names like ca.key, or any private key
+ * matching a certificate of `ca` (may be NULL). */
+int pki_scan_ca_keys(const char *dir, STACK_OF(X509) *ca, Findings *f);
