@@ -310,6 +310,7 @@ static const Verb verbs[] = {
         { "reload", verb_reload, "re-read the configuration" },
         { "version", verb_version, "show this program's and the running agent's version" },
         { "check-config", verb_check_config, "validate the configuration without starting" },
+        { "check", verb_check, "assess certificate, key and permissions offline; exit 0/1/2" },
         { "metrics", verb_metrics, "print Prometheus metrics" },
         { "restart-child", verb_restart_child, "replace the signer child without downtime" },
 };

@@ -1,0 +1,24 @@
+/* SPDX-License-Identifier: MIT */
+#pragma once
+
+#include "config.h"
+#include "module.h"
+#include "pki_assess.h"
+#include "pki_files.h"
+
+/* The certificate module: watches the PKI directory, assesses the pair on
+ * every change, keeps the last-known-good pair active and hot-switches to a
+ * new consistent valid pair; enforces (or audits) file permissions. */
+extern const ModuleOps pki_module;
+
+/* One pass over the disk: the files as found and their assessment. Shared by
+ * the daemon and the offline `agv-agent check`. */
+typedef struct PkiPass {
+        PkiFile files[_ROLE_MAX];
+        PkiAssessment a;
+} PkiPass;
+
+int pki_pass_run(const PkiSection *cfg, bool enforce, uint64_t now, PkiPass *ret);
+void pki_pass_done(PkiPass *p);
+
+/* `agv-agent check` is verb_check() in pki_check.c, declared in verbs.h. */

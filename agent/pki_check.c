@@ -1,0 +1,148 @@
+/* SPDX-License-Identifier: MIT */
+/* `agv-agent check`: the daemon's assessment, offline and read-only. */
+#include <getopt.h>
+#include <time.h>
+
+#include "config.h"
+#include "log.h"
+#include "pki.h"
+#include "strv.h"
+#include "verbs.h"
+
+#define EXIT_USAGE 64
+
+static int usage(const char *what, const char *arg) {
+        fprintf(stderr, "agv-agent check: %s '%s'\nTry 'agv-agent check --help'.\n", what, arg);
+        return EXIT_USAGE;
+}
+
+/* --dir moves the files that lived in the configured directory along. */
+static int rebase(char **path, const char *old_dir, const char *new_dir) {
+        size_t n = strlen(old_dir);
+        char *j;
+        if (!*path || !strneq(*path, old_dir, n) || (*path)[n] != '/')
+                return 0;
+        if (asprintf(&j, "%s%s", new_dir, *path + n) < 0)
+                return -ENOMEM;
+        free(*path);
+        *path = j;
+        return 0;
+}
+
+static void print_cert(const CertInfo *c, uint64_t now) {
+        char a[64], b[64];
+        int64_t left = ((int64_t) c->not_after - (int64_t) now) / (int64_t) USEC_PER_SEC;
+        printf("  serial       %s\n", c->serial);
+        printf("  subject      %s\n", c->subject);
+        printf("  issuer       %s\n", c->issuer);
+        printf("  valid        %s .. %s", format_rfc3339(c->not_before, a, sizeof(a)),
+               format_rfc3339(c->not_after, b, sizeof(b)));
+        if (left > 0)
+                printf(" (%lld days left)\n", (long long) (left / 86400));
+        else
+                printf(" (expired)\n");
+        printf("  sha256       %s\n", c->fingerprint_sha256);
+        printf("  key type     %s\n", c->key_type);
+}
+
+int verb_check(int argc, char **argv) {
+        static const struct option opts[] = {
+                { "config", required_argument, NULL, 'c' },
+                { "dir", required_argument, NULL, 'd' },
+                { "help", no_argument, NULL, 'h' },
+                {},
+        };
+        const char *config_path = NULL, *dir = NULL;
+        _cleanup_(config_freep) Config *cfg = NULL;
+        _cleanup_(pki_pass_done) PkiPass pass = {};
+        ConfigErrors errors = {};
+        Health worst;
+        uint64_t now;
+        struct timespec ts;
+        int c, r;
+
+        optind = 0;
+        opterr = 0;
+        while ((c = getopt_long(argc, argv, "+c:d:h", opts, NULL)) >= 0)
+                switch (c) {
+                case 'c':
+                        config_path = optarg;
+                        break;
+                case 'd':
+                        dir = optarg;
+                        break;
+                case 'h':
+                        printf("agv-agent check [--config PATH] [--dir DIR]\n\n"
+                               "Assess the certificate, key, CA bundle and permissions the way the daemon\n"
+                               "does, without a daemon and without changing anything. Prints each finding\n"
+                               "with its fix. Exit 0 ok, 1 warning, 2 critical.\n"
+                               "  --config PATH   configuration (default " DEFAULT_CONFIG_PATH " if present)\n"
+                               "  --dir DIR       check DIR instead of [pki] dir\n");
+                        return 0;
+                default:
+                        return usage("unknown or incomplete option", argv[optind - 1]);
+                }
+        if (optind < argc)
+                return usage("unexpected argument", argv[optind]);
+        if (dir && dir[0] != '/')
+                return usage("--dir needs an absolute path, not", dir);
+
+        r = config_load(config_path ?: DEFAULT_CONFIG_PATH, NULL, !config_path, &cfg, &errors);
+        if (r < 0) {
+                STRV_FOREACH(e, errors.lines)
+                        fprintf(stderr, "%s\n", *e);
+                if (!errors.lines)
+                        fprintf(stderr, "agv-agent check: cannot load the configuration: %s\n", strerror(-r));
+                config_errors_done(&errors);
+                return 2;
+        }
+        if (dir) {
+                _cleanup_free_ char *old = cfg->pki.dir;
+                cfg->pki.dir = strdup(dir);
+                if (!cfg->pki.dir || rebase(&cfg->pki.certificate, old, dir) < 0 ||
+                    rebase(&cfg->pki.private_key, old, dir) < 0 || rebase(&cfg->pki.ca_bundle, old, dir) < 0)
+                        return log_oom(), 2;
+        }
+
+        clock_gettime(CLOCK_REALTIME, &ts);
+        now = (uint64_t) ((int64_t) ts.tv_sec + cfg->test_clock_offset_sec) * USEC_PER_SEC;
+        r = pki_pass_run(&cfg->pki, false, now, &pass);
+        if (r < 0) {
+                fprintf(stderr, "agv-agent check: %s\n", strerror(-r));
+                return 2;
+        }
+
+        printf("Checking %s (read-only; the daemon %s permissions)\n", cfg->pki.dir,
+               cfg->pki.permissions == PERMISSIONS_ENFORCE ? "repairs" : "only reports");
+        printf("certificate  %s\n", cfg->pki.certificate);
+        if (pass.a.cert)
+                print_cert(&pass.a.info, now);
+        printf("  key          %s%s\n", cfg->pki.private_key,
+               pass.a.key_matches ? " (matches the certificate)" : pass.a.key ? " (DOES NOT MATCH)" : "");
+        printf("  chain        %s%s%s\n", chain_status_to_string(pass.a.chain),
+               cfg->pki.ca_bundle ? " against " : "", strempty(cfg->pki.ca_bundle));
+        printf("permissions\n");
+        for (size_t i = 0; i < _ROLE_MAX; i++) {
+                const PkiFile *f = &pass.files[i];
+                if (!f->path)
+                        continue;
+                if (f->found && f->perm != PERM_UNSAFE)
+                        printf("  %-12s %04o %u:%u (want %04o %u:%u) %s\n", pki_role_to_string(f->role),
+                               (unsigned) f->mode, (unsigned) f->uid, (unsigned) f->gid, (unsigned) f->want.mode,
+                               (unsigned) f->want.uid, (unsigned) f->want.gid, perm_state_to_string(f->perm));
+                else
+                        printf("  %-12s %s\n", pki_role_to_string(f->role), perm_state_to_string(f->perm));
+        }
+        if (pass.a.findings.n > 0)
+                printf("findings\n");
+        for (size_t i = 0; i < pass.a.findings.n; i++) {
+                const Finding *f = &pass.a.findings.items[i];
+                printf("  %-8s %s: %s\n           fix: %s\n", health_to_string(f->severity), f->code, f->message,
+                       f->fix);
+        }
+        worst = findings_worst(&pass.a.findings);
+        if (worst == HEALTH_OK && pki_assessment_verdict(&pass.a) != VERDICT_VALID)
+                worst = HEALTH_CRITICAL;
+        printf("result: %s\n", health_to_string(worst));
+        return worst == HEALTH_OK ? 0 : worst == HEALTH_WARNING ? 1 : 2;
+}
