@@ -25,3 +25,6 @@
 #define MSGID_CHILD_HEALTH_FAILED        "96c59e47f4144e06a8218956d8ed0747"
 #define MSGID_ALERT_DELIVERY_FAILED      "6049c1d68c6e4db5afdad4f3cb41a022"
 #define MSGID_ALERT_DELIVERED            "163cc992ffde4eeab7bd8d851ad2eb23"
+#define MSGID_CA_EXPIRED                 "40a73253b3c147879bc78dd604fbd1d4"
+#define MSGID_ALERT_FIRED                "3d9c28520c874b80afc08a8b80362ae9"
+#define MSGID_ALERT_RESOLVED             "218e0557141644b8ae19cc6db0469d8d"

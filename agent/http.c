@@ -1,0 +1,338 @@
+/* SPDX-License-Identifier: MIT */
+#include "http.h"
+
+#include <curl/curl.h>
+#include <time.h>
+
+#include "log.h"
+#include "strv.h"
+
+struct HttpRequest {
+        HttpClient *client;
+        HttpRequest *prev, *next;
+        CURL *easy;
+        struct curl_slist *headers;
+        char errbuf[CURL_ERROR_SIZE];
+        http_done_t cb;
+        void *userdata;
+};
+
+struct HttpClient {
+        sd_event *event;
+        CURLM *multi;
+        sd_event_source *timer;
+        HttpRequest *requests;
+        size_t n_requests;
+};
+
+static unsigned global_refs;
+
+static int curl_global_ref(void) {
+        /* curl_global_init is not thread-safe; the daemon is single-threaded
+         * and creates clients from the loop only */
+        if (global_refs++ == 0 && curl_global_init(CURL_GLOBAL_DEFAULT) != CURLE_OK) {
+                global_refs--;
+                return -EIO;
+        }
+        return 0;
+}
+
+static void curl_global_unref(void) {
+        if (global_refs > 0 && --global_refs == 0)
+                curl_global_cleanup();
+}
+
+static void request_unlink_free(HttpRequest *r) {
+        HttpClient *c = r->client;
+
+        if (r->easy) {
+                (void) curl_multi_remove_handle(c->multi, r->easy);
+                curl_easy_cleanup(r->easy);
+        }
+        curl_slist_free_all(r->headers);
+        if (r->prev)
+                r->prev->next = r->next;
+        else
+                c->requests = r->next;
+        if (r->next)
+                r->next->prev = r->prev;
+        c->n_requests--;
+        free(r);
+}
+
+static int map_curl_error(CURLcode cc) {
+        switch (cc) {
+        case CURLE_OPERATION_TIMEDOUT:
+                return -ETIMEDOUT;
+        case CURLE_COULDNT_CONNECT:
+                return -ECONNREFUSED;
+        case CURLE_COULDNT_RESOLVE_HOST:
+        case CURLE_COULDNT_RESOLVE_PROXY:
+                return -EHOSTUNREACH;
+        case CURLE_PEER_FAILED_VERIFICATION:
+        case CURLE_SSL_CONNECT_ERROR:
+        case CURLE_SSL_CERTPROBLEM:
+        case CURLE_SSL_CACERT_BADFILE:
+                return -EBADE;
+        case CURLE_OUT_OF_MEMORY:
+                return -ENOMEM;
+        default:
+                return -EPROTO;
+        }
+}
+
+static void check_finished(HttpClient *c) {
+        CURLMsg *msg;
+        int left;
+
+        while ((msg = curl_multi_info_read(c->multi, &left))) {
+                HttpRequest *r = NULL;
+                long status = 0;
+                int error = 0;
+                const char *message = "";
+
+                if (msg->msg != CURLMSG_DONE)
+                        continue;
+                if (curl_easy_getinfo(msg->easy_handle, CURLINFO_PRIVATE, (char **) &r) != CURLE_OK || !r)
+                        continue;
+                if (msg->data.result == CURLE_OK)
+                        (void) curl_easy_getinfo(r->easy, CURLINFO_RESPONSE_CODE, &status);
+                else {
+                        error = map_curl_error(msg->data.result);
+                        message = r->errbuf[0] ? r->errbuf : curl_easy_strerror(msg->data.result);
+                }
+                /* detach from curl before the callback so it may start new
+                 * requests or free the client's user */
+                (void) curl_multi_remove_handle(c->multi, r->easy);
+                if (r->cb) {
+                        _cleanup_free_ char *m = strdup(message);
+                        r->cb(r, error, status, m ? m : "", r->userdata);
+                }
+                request_unlink_free(r);
+        }
+}
+
+static int on_io(sd_event_source *s, int fd, uint32_t revents, void *userdata) {
+        HttpClient *c = userdata;
+        int action = 0, running;
+
+        if (revents & EPOLLIN)
+                action |= CURL_CSELECT_IN;
+        if (revents & EPOLLOUT)
+                action |= CURL_CSELECT_OUT;
+        if (revents & (EPOLLERR | EPOLLHUP))
+                action |= CURL_CSELECT_ERR;
+        (void) curl_multi_socket_action(c->multi, fd, action, &running);
+        check_finished(c);
+        return 0;
+}
+
+static int on_timer(sd_event_source *s, uint64_t usec, void *userdata) {
+        HttpClient *c = userdata;
+        int running;
+
+        (void) curl_multi_socket_action(c->multi, CURL_SOCKET_TIMEOUT, 0, &running);
+        check_finished(c);
+        return 0;
+}
+
+static int socket_cb(CURL *easy, curl_socket_t fd, int what, void *userp, void *socketp) {
+        HttpClient *c = userp;
+        sd_event_source *io = socketp;
+        uint32_t events = 0;
+        int r;
+
+        if (what == CURL_POLL_REMOVE) {
+                if (io) {
+                        sd_event_source_disable_unref(io);
+                        (void) curl_multi_assign(c->multi, fd, NULL);
+                }
+                return 0;
+        }
+        if (what & CURL_POLL_IN)
+                events |= EPOLLIN;
+        if (what & CURL_POLL_OUT)
+                events |= EPOLLOUT;
+        if (io) {
+                r = sd_event_source_set_io_events(io, events);
+                if (r >= 0)
+                        r = sd_event_source_set_enabled(io, SD_EVENT_ON);
+                return r < 0 ? -1 : 0;
+        }
+        r = sd_event_add_io(c->event, &io, fd, events, on_io, c);
+        if (r < 0) {
+                log_warning_errno(r, "Cannot watch HTTP socket");
+                return -1;
+        }
+        (void) sd_event_source_set_description(io, "http-io");
+        if (curl_multi_assign(c->multi, fd, io) != CURLM_OK) {
+                sd_event_source_disable_unref(io);
+                return -1;
+        }
+        return 0;
+}
+
+static int timer_cb(CURLM *multi, long timeout_ms, void *userp) {
+        HttpClient *c = userp;
+        uint64_t now;
+        int r;
+
+        if (timeout_ms < 0)
+                return sd_event_source_set_enabled(c->timer, SD_EVENT_OFF) < 0 ? -1 : 0;
+        /* never call curl from its own callback: a 0 timeout fires on the
+         * next loop iteration */
+        r = sd_event_now(c->event, CLOCK_MONOTONIC, &now);
+        if (r < 0)
+                return -1;
+        r = sd_event_source_set_time(c->timer, now + (uint64_t) timeout_ms * USEC_PER_MSEC);
+        if (r >= 0)
+                r = sd_event_source_set_enabled(c->timer, SD_EVENT_ONESHOT);
+        return r < 0 ? -1 : 0;
+}
+
+int http_client_new(sd_event *e, HttpClient **ret) {
+        HttpClient *c;
+        int r;
+
+        r = curl_global_ref();
+        if (r < 0)
+                return r;
+        c = calloc(1, sizeof(HttpClient));
+        if (!c) {
+                curl_global_unref();
+                return -ENOMEM;
+        }
+        c->event = sd_event_ref(e);
+        c->multi = curl_multi_init();
+        if (!c->multi) {
+                http_client_free(c);
+                return -ENOMEM;
+        }
+        r = sd_event_add_time(e, &c->timer, CLOCK_MONOTONIC, USEC_INFINITY, 1, on_timer, c);
+        if (r < 0) {
+                http_client_free(c);
+                return r;
+        }
+        (void) sd_event_source_set_enabled(c->timer, SD_EVENT_OFF);
+        (void) sd_event_source_set_description(c->timer, "http-timer");
+        if (curl_multi_setopt(c->multi, CURLMOPT_SOCKETFUNCTION, socket_cb) != CURLM_OK ||
+            curl_multi_setopt(c->multi, CURLMOPT_SOCKETDATA, c) != CURLM_OK ||
+            curl_multi_setopt(c->multi, CURLMOPT_TIMERFUNCTION, timer_cb) != CURLM_OK ||
+            curl_multi_setopt(c->multi, CURLMOPT_TIMERDATA, c) != CURLM_OK) {
+                http_client_free(c);
+                return -EIO;
+        }
+        *ret = c;
+        return 0;
+}
+
+HttpClient *http_client_free(HttpClient *c) {
+        if (!c)
+                return NULL;
+        while (c->requests)
+                request_unlink_free(c->requests);
+        if (c->multi)
+                curl_multi_cleanup(c->multi);
+        sd_event_source_disable_unref(c->timer);
+        sd_event_unref(c->event);
+        free(c);
+        curl_global_unref();
+        return NULL;
+}
+
+size_t http_client_pending(const HttpClient *c) {
+        return c ? c->n_requests : 0;
+}
+
+static size_t discard_body(char *ptr, size_t size, size_t nmemb, void *userdata) {
+        return size * nmemb;
+}
+
+int http_post(HttpClient *c, const char *url, char *const *headers, const char *body, usec_t timeout,
+              http_done_t cb, void *userdata, HttpRequest **ret) {
+        HttpRequest *r;
+        struct curl_slist *l;
+        long ms = timeout == 0 ? 10000 : (long) MAX(timeout / USEC_PER_MSEC, (usec_t) 1);
+        bool ok = true;
+
+        r = calloc(1, sizeof(HttpRequest));
+        if (!r)
+                return -ENOMEM;
+        r->client = c;
+        r->cb = cb;
+        r->userdata = userdata;
+        r->next = c->requests;
+        if (c->requests)
+                c->requests->prev = r;
+        c->requests = r;
+        c->n_requests++;
+
+        r->easy = curl_easy_init();
+        if (!r->easy) {
+                request_unlink_free(r);
+                return -ENOMEM;
+        }
+        l = curl_slist_append(NULL, "Content-Type: application/json");
+        if (l)
+                r->headers = l;
+        /* curl adds "Expect: 100-continue" for larger bodies: one more round
+         * trip and some receivers never answer it */
+        if (l && (l = curl_slist_append(r->headers, "Expect:")))
+                r->headers = l;
+        STRV_FOREACH(h, headers)
+                if (l && (l = curl_slist_append(r->headers, *h)))
+                        r->headers = l;
+        if (!l) {
+                request_unlink_free(r);
+                return -ENOMEM;
+        }
+
+        ok = ok && curl_easy_setopt(r->easy, CURLOPT_URL, url) == CURLE_OK;
+        ok = ok && curl_easy_setopt(r->easy, CURLOPT_PROTOCOLS_STR, "http,https") == CURLE_OK;
+        ok = ok && curl_easy_setopt(r->easy, CURLOPT_FOLLOWLOCATION, 0L) == CURLE_OK;
+        ok = ok && curl_easy_setopt(r->easy, CURLOPT_SSL_VERIFYPEER, 1L) == CURLE_OK;
+        ok = ok && curl_easy_setopt(r->easy, CURLOPT_SSL_VERIFYHOST, 2L) == CURLE_OK;
+        ok = ok && curl_easy_setopt(r->easy, CURLOPT_NOSIGNAL, 1L) == CURLE_OK;
+        ok = ok && curl_easy_setopt(r->easy, CURLOPT_TIMEOUT_MS, ms) == CURLE_OK;
+        ok = ok && curl_easy_setopt(r->easy, CURLOPT_CONNECTTIMEOUT_MS, ms) == CURLE_OK;
+        ok = ok && curl_easy_setopt(r->easy, CURLOPT_COPYPOSTFIELDS, body) == CURLE_OK;
+        ok = ok && curl_easy_setopt(r->easy, CURLOPT_HTTPHEADER, r->headers) == CURLE_OK;
+        ok = ok && curl_easy_setopt(r->easy, CURLOPT_USERAGENT, "agv-agent/" AGV_VERSION) == CURLE_OK;
+        ok = ok && curl_easy_setopt(r->easy, CURLOPT_ERRORBUFFER, r->errbuf) == CURLE_OK;
+        ok = ok && curl_easy_setopt(r->easy, CURLOPT_WRITEFUNCTION, discard_body) == CURLE_OK;
+        ok = ok && curl_easy_setopt(r->easy, CURLOPT_PRIVATE, r) == CURLE_OK;
+        if (!ok) {
+                request_unlink_free(r);
+                return -EINVAL;
+        }
+        if (curl_multi_add_handle(c->multi, r->easy) != CURLM_OK) {
+                curl_easy_cleanup(TAKE_PTR(r->easy));
+                request_unlink_free(r);
+                return -EIO;
+        }
+        if (ret)
+                *ret = r;
+        return 0;
+}
+
+void http_request_cancel(HttpRequest *r) {
+        if (r)
+                request_unlink_free(r);
+}
+
+char *http_url_redact(const char *url) {
+        const char *p = strstr(url, "://"), *end;
+        char *s = NULL;
+
+        if (!p)
+                return strdup("(invalid URL)");
+        p += 3;
+        end = p + strcspn(p, "/?#");
+        /* drop user:password@ too */
+        const char *at = memchr(p, '@', (size_t) (end - p));
+        if (at)
+                p = at + 1;
+        if (asprintf(&s, "%.*s%.*s", (int) (strstr(url, "://") + 3 - url), url, (int) (end - p), p) < 0)
+                return NULL;
+        return s;
+}

@@ -1,0 +1,36 @@
+/* SPDX-License-Identifier: MIT */
+#pragma once
+
+#include <systemd/sd-event.h>
+
+#include "macro.h"
+
+/* HTTP POST through libcurl's multi interface, driven by the sd-event loop
+ * (CURLMOPT_SOCKETFUNCTION -> io sources, CURLMOPT_TIMERFUNCTION -> one
+ * monotonic timer): nothing ever blocks the loop. TLS peer and host
+ * verification are always on; only http and https are allowed; redirects
+ * are not followed (a webhook that redirects is misconfigured). */
+
+typedef struct HttpClient HttpClient;
+typedef struct HttpRequest HttpRequest;
+
+/* error: 0 when a response arrived (any status), else -errno-ish (-ETIMEDOUT
+ * for timeouts, -ECONNREFUSED, -EPROTO for other transfer errors) with a
+ * human message in `message`. The request is freed after the callback. */
+typedef void (*http_done_t)(HttpRequest *r, int error, long status, const char *message, void *userdata);
+
+int http_client_new(sd_event *e, HttpClient **ret);
+HttpClient *http_client_free(HttpClient *c); /* cancels pending requests without callbacks */
+DEFINE_TRIVIAL_CLEANUP_FUNC(HttpClient *, http_client_free);
+
+/* POST `body` (copied) as application/json. headers: extra "Name: value"
+ * lines (copied; may hold a secret, never logged). timeout covers the whole
+ * transfer. */
+int http_post(HttpClient *c, const char *url, char *const *headers, const char *body, usec_t timeout,
+              http_done_t cb, void *userdata, HttpRequest **ret);
+void http_request_cancel(HttpRequest *r);
+size_t http_client_pending(const HttpClient *c);
+
+/* "https://host:port" of a URL, for log lines: paths and queries of webhook
+ * URLs often embed tokens (Slack), so they are never logged. */
+char *http_url_redact(const char *url);
