@@ -269,6 +269,8 @@ static void client_handle_line(ControlClient *cl, const char *line, size_t len) 
 static void client_process(ControlClient *cl) {
         size_t start = 0;
 
+        if (cl->in.len == 0)
+                return;
         for (;;) {
                 char *nl;
                 if (cl->close_after_flush)

@@ -167,17 +167,15 @@ static void update_status(Manager *m) {
 }
 
 static int on_status_defer(sd_event_source *s, void *userdata) {
-        Manager *m = userdata;
-        m->status_defer = sd_event_source_unref(m->status_defer);
-        update_status(m);
+        update_status(userdata);
         return 0;
 }
 
+/* One permanent defer source, armed one-shot: any number of changes within
+ * one loop iteration cost one status computation. */
 void manager_state_changed(Manager *m) {
-        if (!m->event || m->status_defer)
-                return;
-        if (sd_event_add_defer(m->event, &m->status_defer, on_status_defer, m) < 0)
-                update_status(m); /* fall back to doing it now */
+        if (!m->status_defer || sd_event_source_set_enabled(m->status_defer, SD_EVENT_ONESHOT) < 0)
+                update_status(m);
 }
 
 static void reload_failed(Manager *m, char *const *errors) {
@@ -319,7 +317,6 @@ static int on_clock_change(sd_event_source *s, int fd, uint32_t revents, void *u
 
 static int setup_clock_watch(Manager *m) {
         _cleanup_close_ int fd = timerfd_create(CLOCK_REALTIME, TFD_NONBLOCK | TFD_CLOEXEC);
-        sd_event_source *s = NULL;
         int r;
 
         if (fd < 0)
@@ -327,11 +324,10 @@ static int setup_clock_watch(Manager *m) {
         r = arm_clock_watch(m, fd);
         if (r < 0)
                 return r;
-        r = sd_event_add_io(m->event, &s, fd, EPOLLIN, on_clock_change, m);
+        r = sd_event_add_io(m->event, &m->clock_watch, fd, EPOLLIN, on_clock_change, m);
         if (r < 0)
                 return r;
-        (void) sd_event_source_set_io_fd_own(s, true);
-        (void) sd_event_source_set_floating(s, true);
+        (void) sd_event_source_set_io_fd_own(m->clock_watch, true);
         TAKE_FD(fd);
         return 0;
 }
@@ -376,6 +372,10 @@ int manager_new(const char *config_path, Config *config, Manager **ret) {
         r = sd_event_add_signal(m->event, &m->sighup, SIGHUP, on_sighup, m);
         if (r < 0)
                 return r;
+        r = sd_event_add_defer(m->event, &m->status_defer, on_status_defer, m);
+        if (r < 0)
+                return r;
+        (void) sd_event_source_set_enabled(m->status_defer, SD_EVENT_OFF);
         r = sd_event_set_watchdog(m->event, true);
         if (r < 0)
                 log_warning_errno(r, "Cannot enable the watchdog");
@@ -413,6 +413,7 @@ Manager *manager_free(Manager *m) {
         sd_event_source_unref(m->sighup);
         sd_event_source_unref(m->status_defer);
         sd_event_source_unref(m->stop_timer);
+        sd_event_source_unref(m->clock_watch);
         sd_event_unref(m->event);
         config_free(m->config);
         free(m->config_path);

@@ -24,7 +24,8 @@ typedef struct Manager {
         uint64_t last_reload_realtime;
         char *last_reload_error;   /* NULL when the last reload applied */
 
-        sd_event_source *sigterm, *sigint, *sighup, *sigchld_placeholder;
+        sd_event_source *sigterm, *sigint, *sighup;
+        sd_event_source *clock_watch;   /* timerfd that fires when the clock is set */
         sd_event_source *status_defer;  /* coalesces state changes */
         char *status_line;         /* last STATUS= sent */
         bool ready;                /* READY=1 sent */

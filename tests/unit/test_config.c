@@ -153,9 +153,9 @@ static void test_load_defaults_and_dropins(void **state) {
         main_conf = write_file("agent.conf", text);
         assert_true(asprintf(&dropdir, "%s/agent.conf.d", tmpdir) > 0);
         assert_int_equal(mkdir(dropdir, 0755), 0);
-        write_file("agent.conf.d/20-later.conf", "[agent]\nmax_clients = 7\n[child]\nenvironment = C=3\n");
-        write_file("agent.conf.d/10-first.conf", "[agent]\nmax_clients = 5\nlog_level = debug\n[child]\nenvironment = B=2\n");
-        write_file("agent.conf.d/ignored.txt", "[agent]\nmax_clients = 99\n");
+        free(write_file("agent.conf.d/20-later.conf", "[agent]\nmax_clients = 7\n[child]\nenvironment = C=3\n"));
+        free(write_file("agent.conf.d/10-first.conf", "[agent]\nmax_clients = 5\nlog_level = debug\n[child]\nenvironment = B=2\n"));
+        free(write_file("agent.conf.d/ignored.txt", "[agent]\nmax_clients = 99\n"));
 
         assert_int_equal(config_load(main_conf, NULL, false, &c, &e), 0);
         assert_null(e.lines);
