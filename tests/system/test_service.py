@@ -179,6 +179,20 @@ def test_enable_now_reaches_running_after_ready(container, pki):
     assert "active (running)" in out
 
 
+def test_runs_with_only_its_capabilities_and_repairs_owner(container):
+    c = container
+    pid = show(c, "MainPID")["MainPID"]
+    caps = dict(l.split(":\t") for l in c.run(["cat", "/proc/%s/status" % pid]).stdout.splitlines()
+                if l.startswith("Cap"))
+    # CAP_CHOWN(0) CAP_FOWNER(3) CAP_KILL(5) CAP_SETGID(6) CAP_SETUID(7)
+    assert int(caps["CapBnd"], 16) == 0xE9
+    assert int(caps["CapEff"], 16) == 0xE9, caps
+    # Which it uses: a key chowned away from the app group is given back.
+    c.run(["chown", "root:root", PKI + "/client.key"])
+    wait_for(lambda: c.run(["stat", "-c", "%U:%G %a", PKI + "/client.key"]).stdout.strip()
+             == "root:agentic-vault 440", what="client.key owner repaired")
+
+
 def test_journal_structured_fields_and_catalog(container):
     c = container
     entries = journal(c, "-b")
