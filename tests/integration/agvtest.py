@@ -95,6 +95,10 @@ class NotifyListener:
         self._stop = True
         self._thread.join(2)
         self.sock.close()
+        try:  # so the same agent can start again (restart tests)
+            os.unlink(self.path)
+        except FileNotFoundError:
+            pass
 
 
 class ControlClient:
