@@ -313,6 +313,7 @@ static const Verb verbs[] = {
         { "check", verb_check, "assess certificate, key and permissions offline; exit 0/1/2" },
         { "metrics", verb_metrics, "print Prometheus metrics" },
         { "restart-child", verb_restart_child, "replace the signer child without downtime" },
+        { "mcp", verb_mcp, "bridge stdio to the agent's MCP socket (for MCP client configs)" },
 };
 
 static void help(void) {

@@ -63,6 +63,7 @@ struct McpRouter {
         size_t n_backends, cap_backends;
         unsigned active;
         int64_t next_id;
+        uint64_t requests_total;
 };
 
 static size_t idmap_slot(const IdMap *m, int64_t key) {
@@ -213,8 +214,17 @@ static RouterBackend *find_backend(McpRouter *r, unsigned id) {
         return NULL;
 }
 
+unsigned mcp_router_client_pending(McpRouter *r, unsigned client) {
+        RouterClient *c = find_client(r, client);
+        return c ? c->n_pending : 0;
+}
+
 unsigned mcp_router_n_clients(McpRouter *r) {
         return (unsigned) r->n_clients;
+}
+
+uint64_t mcp_router_requests_total(McpRouter *r) {
+        return r->requests_total;
 }
 
 unsigned mcp_router_active(McpRouter *r) {
@@ -459,6 +469,7 @@ static void answer_initialize(McpRouter *r, RouterClient *c, json_object *msg, j
 }
 
 static void client_request(McpRouter *r, RouterClient *c, json_object *msg, const char *method, json_object *id) {
+        r->requests_total++;
         if (streq(method, "initialize")) {
                 answer_initialize(r, c, msg, id);
                 return;

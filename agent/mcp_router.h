@@ -54,6 +54,8 @@ DEFINE_TRIVIAL_CLEANUP_FUNC(McpRouter *, mcp_router_free);
 int mcp_router_client_add(McpRouter *r, unsigned client);
 void mcp_router_client_remove(McpRouter *r, unsigned client);
 unsigned mcp_router_n_clients(McpRouter *r);
+/* Requests of this client still in flight. */
+unsigned mcp_router_client_pending(McpRouter *r, unsigned client);
 /* A line from a client. Never fails: bad input is answered with an error. */
 void mcp_router_client_line(McpRouter *r, unsigned client, const char *line, size_t len);
 
@@ -77,6 +79,8 @@ void mcp_router_backend_dead(McpRouter *r, unsigned backend, int code, const cha
 /* Requests in flight on a backend (client and internal). */
 unsigned mcp_router_backend_pending(McpRouter *r, unsigned backend);
 unsigned mcp_router_pending_total(McpRouter *r);
+/* Client requests received so far (for agv_mcp_requests_total). */
+uint64_t mcp_router_requests_total(McpRouter *r);
 
 /* Send an agent-originated request to a backend; returns the upstream id
  * (>0) or a negative errno. `params` borrowed, may be NULL. */

@@ -1,6 +1,7 @@
 /* SPDX-License-Identifier: MIT */
 #include "modules.h"
 #include "alerts.h"
+#include "child.h"
 #include "pki.h"
 
 /* The daemon's modules, created in this order and freed in reverse. Each
@@ -8,5 +9,6 @@
 const ModuleOps *const module_table[] = {
         &pki_module,
         &alerts_module,
+        &child_module,
         NULL,
 };
