@@ -1,0 +1,294 @@
+/* SPDX-License-Identifier: MIT */
+/* Safe reads and the permission policy, on a real temp directory. */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <fcntl.h>
+#include <sys/stat.h>
+
+#include <cmocka.h>
+
+#include "pki_files.h"
+#include "pki_testlib.h"
+
+static char dir[256];
+
+static int setup_dir(void **state) {
+        const char *base = getenv("AGV_TEST_TMPDIR");
+        snprintf(dir, sizeof(dir), "%s/pki-files-XXXXXX", base ? base : "/tmp");
+        assert_non_null(mkdtemp(dir));
+        return 0;
+}
+
+static int teardown_dir(void **state) {
+        char cmd[300];
+        snprintf(cmd, sizeof(cmd), "rm -rf '%s'", dir);
+        return system(cmd) == 0 ? 0 : -1;
+}
+
+static char *path_of(const char *name) {
+        char *p;
+        assert_true(asprintf(&p, "%s/%s", dir, name) > 0);
+        return p;
+}
+
+static void write_file(const char *p, const char *data, mode_t mode) {
+        int fd = open(p, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+        assert_true(fd >= 0);
+        assert_int_equal(write(fd, data, strlen(data)), (ssize_t) strlen(data));
+        assert_int_equal(fchmod(fd, mode), 0);
+        close(fd);
+}
+
+static PkiPolicy mine(mode_t mode) {
+        return (PkiPolicy) { .mode = mode, .uid = getuid(), .gid = getgid() };
+}
+
+static void load(const char *name, PkiRole role, mode_t want, bool enforce, PkiFile *pf, Findings *f) {
+        _cleanup_free_ char *p = path_of(name);
+        PkiPolicy pol = mine(want);
+        *f = (Findings) {};
+        assert_int_equal(pki_file_load(role, p, &pol, enforce, pf, f), 0);
+}
+
+static void test_regular_ok(void **state) {
+        _cleanup_free_ char *p = path_of("ok.crt");
+        PkiFile pf;
+        Findings f;
+        write_file(p, "hello", 0444);
+        load("ok.crt", ROLE_CERTIFICATE, 0444, true, &pf, &f);
+        assert_int_equal(f.n, 0);
+        assert_int_equal(pf.perm, PERM_OK);
+        assert_int_equal(pf.len, 5);
+        assert_memory_equal(pf.data, "hello", 5);
+        pki_file_done(&pf);
+        findings_done(&f);
+}
+
+static void test_missing(void **state) {
+        PkiFile pf;
+        Findings f;
+        load("nope.key", ROLE_PRIVATE_KEY, 0440, true, &pf, &f);
+        assert_true(findings_has(&f, "file_missing"));
+        assert_int_equal(f.items[0].kind, FINDING_TRANSIENT);
+        assert_int_equal(pf.perm, PERM_MISSING);
+        pki_file_done(&pf);
+        findings_done(&f);
+        /* an absent CA bundle is allowed: the chain stays unverified */
+        load("nope.pem", ROLE_CA_BUNDLE, 0444, true, &pf, &f);
+        assert_int_equal(f.n, 0);
+        pki_file_done(&pf);
+        findings_done(&f);
+}
+
+static void test_symlink_never_followed(void **state) {
+        _cleanup_free_ char *p = path_of("link.key");
+        PkiFile pf;
+        Findings f;
+        struct stat st;
+        assert_int_equal(stat("/etc/shadow", &st) == 0 || stat("/etc/passwd", &st) == 0, 1);
+        assert_int_equal(symlink("/etc/shadow", p), 0);
+        load("link.key", ROLE_PRIVATE_KEY, 0600, true, &pf, &f);
+        assert_true(findings_has(&f, "file_symlink"));
+        assert_non_null(strstr(f.items[0].message, "/etc/shadow"));
+        assert_int_equal(f.items[0].severity, HEALTH_CRITICAL);
+        assert_int_equal(pf.perm, PERM_UNSAFE);
+        assert_null(pf.data);
+        /* the target was not touched by the "repair" */
+        if (stat("/etc/shadow", &st) == 0)
+                assert_int_not_equal(st.st_mode & 07777, 0600);
+        pki_file_done(&pf);
+        findings_done(&f);
+        unlink(p);
+}
+
+static void test_fifo_does_not_block(void **state) {
+        _cleanup_free_ char *p = path_of("fifo.key");
+        PkiFile pf;
+        Findings f;
+        assert_int_equal(mkfifo(p, 0644), 0);
+        load("fifo.key", ROLE_PRIVATE_KEY, 0440, true, &pf, &f);
+        assert_true(findings_has(&f, "file_not_regular"));
+        assert_non_null(strstr(f.items[0].message, "FIFO"));
+        assert_int_equal(pf.perm, PERM_UNSAFE);
+        pki_file_done(&pf);
+        findings_done(&f);
+        struct stat st;
+        assert_int_equal(lstat(p, &st), 0);
+        assert_int_equal(st.st_mode & 07777, 0644); /* never touched */
+        unlink(p);
+}
+
+static void test_directory_in_place_of_file(void **state) {
+        _cleanup_free_ char *p = path_of("dir.key");
+        PkiFile pf;
+        Findings f;
+        assert_int_equal(mkdir(p, 0700), 0);
+        load("dir.key", ROLE_PRIVATE_KEY, 0440, true, &pf, &f);
+        assert_true(findings_has(&f, "file_not_regular"));
+        assert_non_null(strstr(f.items[0].message, "directory"));
+        pki_file_done(&pf);
+        findings_done(&f);
+        rmdir(p);
+}
+
+static void test_hardlink(void **state) {
+        _cleanup_free_ char *p = path_of("a.key"), *q = path_of("b.key");
+        PkiFile pf;
+        Findings f;
+        struct stat st;
+        write_file(p, "secret", 0644);
+        assert_int_equal(link(p, q), 0);
+        load("a.key", ROLE_PRIVATE_KEY, 0440, true, &pf, &f);
+        assert_true(findings_has(&f, "file_hardlink"));
+        assert_null(pf.data);
+        assert_int_equal(stat(p, &st), 0);
+        assert_int_equal(st.st_mode & 07777, 0644); /* not repaired through a shared inode */
+        pki_file_done(&pf);
+        findings_done(&f);
+        unlink(p);
+        unlink(q);
+}
+
+static void test_too_large(void **state) {
+        _cleanup_free_ char *p = path_of("big.crt");
+        PkiFile pf;
+        Findings f;
+        int fd = open(p, O_WRONLY | O_CREAT | O_CLOEXEC, 0444);
+        assert_true(fd >= 0);
+        assert_int_equal(ftruncate(fd, 100 * 1024 * 1024), 0); /* sparse 100 MiB */
+        close(fd);
+        load("big.crt", ROLE_CERTIFICATE, 0444, true, &pf, &f);
+        assert_true(findings_has(&f, "file_too_large"));
+        assert_null(pf.data);
+        pki_file_done(&pf);
+        findings_done(&f);
+        unlink(p);
+}
+
+static void test_drift_enforce(void **state) {
+        _cleanup_free_ char *p = path_of("drift.key");
+        PkiFile pf;
+        Findings f;
+        struct stat st;
+        write_file(p, "k", 0644);
+        load("drift.key", ROLE_PRIVATE_KEY, 0440, true, &pf, &f);
+        assert_int_equal(f.n, 0);
+        assert_int_equal(pf.perm, PERM_REPAIRED);
+        assert_int_equal(pf.mode, 0644); /* as found */
+        assert_int_equal(stat(p, &st), 0);
+        assert_int_equal(st.st_mode & 07777, 0440);
+        pki_file_done(&pf);
+        findings_done(&f);
+        unlink(p);
+}
+
+static void test_drift_audit(void **state) {
+        _cleanup_free_ char *p = path_of("audit.key"), *c = path_of("audit.crt");
+        PkiFile pf;
+        Findings f;
+        struct stat st;
+        write_file(p, "k", 0644);
+        load("audit.key", ROLE_PRIVATE_KEY, 0440, false, &pf, &f);
+        assert_true(findings_has(&f, "permissions"));
+        /* a world-readable key is critical, and the pair still usable */
+        assert_int_equal(f.items[0].severity, HEALTH_CRITICAL);
+        assert_int_equal(f.items[0].kind, FINDING_OTHER);
+        assert_int_equal(pf.perm, PERM_DRIFT);
+        assert_int_equal(stat(p, &st), 0);
+        assert_int_equal(st.st_mode & 07777, 0644);
+        pki_file_done(&pf);
+        findings_done(&f);
+
+        /* a too strict certificate is only a warning */
+        write_file(c, "c", 0400);
+        load("audit.crt", ROLE_CERTIFICATE, 0444, false, &pf, &f);
+        assert_int_equal(f.items[0].severity, HEALTH_WARNING);
+        pki_file_done(&pf);
+        findings_done(&f);
+        unlink(p);
+        unlink(c);
+}
+
+static void test_directory_policy(void **state) {
+        _cleanup_free_ char *d = path_of("sub"), *l = path_of("sublink");
+        PkiFile pf;
+        Findings f = {};
+        PkiPolicy pol = mine(0755);
+        struct stat st;
+
+        assert_int_equal(mkdir(d, 0777), 0);
+        assert_int_equal(chmod(d, 0777), 0);
+        assert_int_equal(pki_file_load(ROLE_DIRECTORY, d, &pol, false, &pf, &f), 0);
+        assert_true(findings_has(&f, "dir_permissions"));
+        assert_int_equal(f.items[0].severity, HEALTH_CRITICAL);
+        pki_file_done(&pf);
+        findings_done(&f);
+        assert_int_equal(pki_file_load(ROLE_DIRECTORY, d, &pol, true, &pf, &f), 0);
+        assert_int_equal(pf.perm, PERM_REPAIRED);
+        assert_int_equal(stat(d, &st), 0);
+        assert_int_equal(st.st_mode & 07777, 0755);
+        pki_file_done(&pf);
+        findings_done(&f);
+
+        assert_int_equal(symlink(d, l), 0);
+        assert_int_equal(pki_file_load(ROLE_DIRECTORY, l, &pol, true, &pf, &f), 0);
+        assert_true(findings_has(&f, "dir_symlink"));
+        pki_file_done(&pf);
+        findings_done(&f);
+        unlink(l);
+        rmdir(d);
+}
+
+static void test_ca_key_scan(void **state) {
+        TlCert ca = tl_make(&(TlOpts) { .ca = true }, NULL);
+        size_t kl;
+        _cleanup_free_ char *k = tl_key_pem(ca.key, "pkcs8", &kl);
+        _cleanup_free_ char *sub = path_of("scan"), *named = NULL, *hidden = NULL;
+        STACK_OF(X509) *s = sk_X509_new_null();
+        Findings f = {};
+
+        sk_X509_push(s, ca.cert);
+        assert_int_equal(mkdir(sub, 0755), 0);
+        assert_true(asprintf(&named, "%s/ca.key", sub) > 0);
+        assert_true(asprintf(&hidden, "%s/backup.pem", sub) > 0);
+
+        assert_int_equal(pki_scan_ca_keys(sub, s, &f), 0);
+        assert_int_equal(f.n, 0);
+
+        write_file(named, "whatever", 0400);
+        assert_int_equal(pki_scan_ca_keys(sub, s, &f), 0);
+        assert_int_equal(f.n, 1);
+        assert_string_equal(f.items[0].code, "ca_key_present");
+        assert_string_equal(f.items[0].file, named);
+        findings_done(&f);
+        unlink(named);
+
+        /* a CA key under an innocent name is found by its content */
+        write_file(hidden, k, 0400);
+        assert_int_equal(pki_scan_ca_keys(sub, s, &f), 0);
+        assert_int_equal(f.n, 1);
+        assert_string_equal(f.items[0].file, hidden);
+        findings_done(&f);
+        unlink(hidden);
+        rmdir(sub);
+        sk_X509_free(s);
+        tl_free(&ca);
+}
+
+int main(void) {
+        const struct CMUnitTest tests[] = {
+                cmocka_unit_test(test_regular_ok),
+                cmocka_unit_test(test_missing),
+                cmocka_unit_test(test_symlink_never_followed),
+                cmocka_unit_test(test_fifo_does_not_block),
+                cmocka_unit_test(test_directory_in_place_of_file),
+                cmocka_unit_test(test_hardlink),
+                cmocka_unit_test(test_too_large),
+                cmocka_unit_test(test_drift_enforce),
+                cmocka_unit_test(test_drift_audit),
+                cmocka_unit_test(test_directory_policy),
+                cmocka_unit_test(test_ca_key_scan),
+        };
+        return cmocka_run_group_tests(tests, setup_dir, teardown_dir);
+}
