@@ -174,6 +174,8 @@ class Agent:
         for sec, keys in (sections or {}).items():
             self.sections.setdefault(sec, {}).update(keys)
         self.write_config()
+        # a valid pair, so a fresh agent is "ok"; tests deploy their own over it
+        deploy_pair(self.pki_dir, *default_pair(), ca=default_pair.pki)
 
     def default_sections(self):
         return {
@@ -413,6 +415,18 @@ def install_file(path, data, mode, group=None):
         if os.path.exists(tmp):
             os.unlink(tmp)
         raise
+
+
+def default_pair():
+    """One shared (cert, key) of default_pair.pki, made once per process."""
+    if default_pair.pair is None:
+        default_pair.pki = TestPKI()
+        default_pair.pair = default_pair.pki.client()
+    return default_pair.pair
+
+
+default_pair.pki = None
+default_pair.pair = None
 
 
 def deploy_pair(pki_dir, cert, key, ca=None, group=None):
