@@ -11,6 +11,7 @@
 //   --hang-after=N        answer N requests, then block the event loop forever
 //   --crash-after=N       exit(3) on request N+1 (before answering it)
 //   --crash-at-start      exit(3) right away (a crash loop under the agent)
+//   --crash-at-start-if=PATH  the same, while PATH exists (tests remove it to recover)
 //   --slow-ms=N           delay every tools/call by N ms
 //   --fail-health         health_check reports isError
 //   --fail-get-address    get_address fails, and keeps failing (sticky, like the real one)
@@ -22,6 +23,7 @@
 //   --sampling            the `ask_client` tool sends sampling/createMessage to the client
 import { McpServer } from "@modelcontextprotocol/sdk/server/mcp.js";
 import { StdioServerTransport } from "@modelcontextprotocol/sdk/server/stdio.js";
+import { existsSync } from "node:fs";
 import { createHash, generateKeyPairSync, sign } from "node:crypto";
 import { z } from "zod";
 
@@ -45,7 +47,7 @@ function audit(level, message, extra = {}) {
         );
 }
 
-if (flag("crash-at-start")) {
+if (flag("crash-at-start") || (opts["crash-at-start-if"] && existsSync(opts["crash-at-start-if"]))) {
         audit("error", "crash-at-start switch set: exiting");
         process.exit(3);
 }
