@@ -567,7 +567,7 @@ static void pki_metrics(void *mod, MetricsWriter *w) {
         metrics_family(w, "agv_cert_not_after_seconds", "gauge", "notAfter of the active certificate (Unix seconds)");
         metrics_family(w, "agv_cert_not_before_seconds", "gauge", "notBefore of the active certificate (Unix seconds)");
         metrics_family(w, "agv_cert_expired", "gauge", "1 if the active certificate has expired");
-        metrics_family(w, "agv_cert_generation", "counter", "Certificate pairs activated since the agent started");
+        metrics_family(w, "agv_cert_generation", "gauge", "Generation of the active pair: pairs activated since the agent started");
         metrics_family(w, "agv_renewals_total", "counter", "New certificate pairs picked up after the first one");
         metrics_family(w, "agv_permission_repairs_total", "counter", "Permission drifts repaired on PKI files");
         if (p->pair.have_active)
