@@ -236,6 +236,15 @@ static void client_handle_line(ControlClient *cl, const char *line, size_t len) 
                 client_reply_error(cl, ecode, emsg);
                 return;
         }
+        /* Fast path: a plain status request is answered from the cache. */
+        if (streq(command, "status") && json_object_object_length(req) == 1) {
+                size_t l = 0;
+                const char *reply = manager_status_reply(c->manager, &l);
+                if (reply) {
+                        buf_append(&cl->out, reply, l);
+                        return;
+                }
+        }
         cmd = find_command(c->manager, command, &userdata);
         if (!cmd) {
                 _cleanup_free_ char *m = NULL;

@@ -12,6 +12,7 @@
 #include "message-ids.h"
 #include "metrics.h"
 #include "modules.h"
+#include "protocol.h"
 #include "strv.h"
 
 static size_t n_modules(void) {
@@ -126,6 +127,27 @@ json_object *manager_status(Manager *m) {
         return status_builder_finish(&sb);
 }
 
+const char *manager_status_reply(Manager *m, size_t *len) {
+        uint64_t second = now_usec(CLOCK_MONOTONIC) / USEC_PER_SEC;
+
+        if (!m->status_reply || m->status_reply_generation != m->state_generation ||
+            m->status_reply_second != second) {
+                _cleanup_json_ json_object *st = manager_status(m);
+                size_t l = 0;
+                char *line = st ? protocol_format_ok(st, &l) : NULL;
+
+                if (!line)
+                        return NULL;
+                free(m->status_reply);
+                m->status_reply = line;
+                m->status_reply_len = l;
+                m->status_reply_generation = m->state_generation;
+                m->status_reply_second = second;
+        }
+        *len = m->status_reply_len;
+        return m->status_reply;
+}
+
 char *manager_metrics(Manager *m) {
         MetricsWriter *w = metrics_writer_new();
         if (!w)
@@ -174,6 +196,7 @@ static int on_status_defer(sd_event_source *s, void *userdata) {
 /* One permanent defer source, armed one-shot: any number of changes within
  * one loop iteration cost one status computation. */
 void manager_state_changed(Manager *m) {
+        m->state_generation++; /* invalidates the cached status reply now */
         if (!m->status_defer || sd_event_source_set_enabled(m->status_defer, SD_EVENT_ONESHOT) < 0)
                 update_status(m);
 }
@@ -232,6 +255,7 @@ int manager_reload(Manager *m, char **error) {
                 manager_emit(m, NULL, EVENT_CLOCK_CHANGED, NULL);
         config_free(old);
 
+        m->state_generation++;
         log_struct(LOG_NOTICE, MSGID_CONFIG_RELOADED, NULL, "Configuration reloaded (generation %u)",
                    m->config_generation);
         update_status(m);
@@ -275,6 +299,7 @@ static int on_terminate(sd_event_source *s, const struct signalfd_siginfo *si, v
                 return 0;
         }
         m->stopping = true;
+        m->state_generation++;
         notify(m, "STOPPING=1\nSTATUS=stopping");
         log_struct(LOG_INFO, MSGID_AGENT_STOPPING, NULL, "Received %s, stopping", strsignal((int) si->ssi_signo));
 
@@ -419,6 +444,7 @@ Manager *manager_free(Manager *m) {
         free(m->config_path);
         free(m->last_reload_error);
         free(m->status_line);
+        free(m->status_reply);
         free(m);
         return NULL;
 }
@@ -438,6 +464,7 @@ int manager_run(Manager *m) {
                                 log_warning_errno(r, "The %s module could not start fully", module_table[i]->name);
                 }
         m->ready = true;
+        m->state_generation++;
         update_status(m);
         notify(m, "READY=1\nSTATUS=%s\nMAINPID=%d", strempty(m->status_line), (int) getpid());
         log_struct(LOG_INFO, MSGID_AGENT_STARTED, NULL, "agv-agent %s started: %s", AGV_VERSION,

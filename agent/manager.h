@@ -33,6 +33,15 @@ typedef struct Manager {
         unsigned stop_pending;     /* modules still stopping */
         sd_event_source *stop_timer;
         bool notify;               /* NOTIFY_SOCKET present */
+
+        /* The serialized status reply, reused until a module reports a
+         * change (manager_state_changed) or the second ticks over (uptime,
+         * seconds left): status polling in a tight loop costs a memcpy. */
+        uint64_t state_generation;
+        char *status_reply;
+        size_t status_reply_len;
+        uint64_t status_reply_generation;
+        uint64_t status_reply_second;
 } Manager;
 
 int manager_new(const char *config_path, Config *config, Manager **ret);
@@ -46,6 +55,9 @@ void manager_state_changed(Manager *m);
 void manager_emit(Manager *m, void *from, AgentEventType type, const void *payload);
 /* Build the full status result (caller owns). */
 json_object *manager_status(Manager *m);
+/* The status reply line for the control protocol ("{"ok":true,...}\n"),
+ * cached as described above; borrowed, valid until the next call. */
+const char *manager_status_reply(Manager *m, size_t *len);
 /* Prometheus text exposition of every module (caller frees). */
 char *manager_metrics(Manager *m);
 /* Reload the configuration from disk; 0 or -EINVAL with *error set. */
