@@ -396,7 +396,10 @@ def key_pem(key, fmt="pkcs8", password=None):
 
 
 def serial_hex(cert):
-    return format(cert.serial_number, "X")
+    # whole bytes, like OpenSSL's BN_bn2hex (the agent's format): a serial
+    # whose top nibble is 0 keeps its leading "0"
+    h = format(cert.serial_number, "X")
+    return h if len(h) % 2 == 0 else "0" + h
 
 
 def install_file(path, data, mode, group=None):
