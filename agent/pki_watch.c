@@ -19,13 +19,14 @@
 /* A missing directory is awaited through its parent. */
 #define PARENT_MASK (IN_CREATE | IN_MOVED_TO | IN_DELETE_SELF | IN_MOVE_SELF | IN_ONLYDIR | IN_DONT_FOLLOW)
 #define MAX_INOTIFY_FDS 64
+#define SETTLE_USEC (250 * USEC_PER_MSEC)
 
 struct PkiWatch {
         sd_event *event;
         char **dirs;
         int fd;              /* libinotifytools' inotify fd, owned by the library */
         bool initialized;
-        sd_event_source *io, *timer;
+        sd_event_source *io, *timer, *settle;
         usec_t interval;
         PkiWatchHandler handler;
         void *userdata;
@@ -123,6 +124,23 @@ static int watch_setup(PkiWatch *w) {
         return 0;
 }
 
+static int on_settle(sd_event_source *s, uint64_t usec, void *userdata);
+
+/* One more look shortly after a burst: a safety net should the library
+ * ever keep an event buffered while the fd reads empty (epoll would not
+ * wake us for it). Cheap: one assessment per burst. */
+static void arm_settle(PkiWatch *w) {
+        uint64_t now;
+        if (sd_event_now(w->event, CLOCK_MONOTONIC, &now) < 0)
+                return;
+        if (w->settle) {
+                (void) sd_event_source_set_time(w->settle, now + SETTLE_USEC);
+                (void) sd_event_source_set_enabled(w->settle, SD_EVENT_ONESHOT);
+        } else if (sd_event_add_time(w->event, &w->settle, CLOCK_MONOTONIC, now + SETTLE_USEC, 10 * USEC_PER_MSEC,
+                                     on_settle, w) >= 0)
+                (void) sd_event_source_set_description(w->settle, "pki-settle");
+}
+
 static int on_io(sd_event_source *s, int fd, uint32_t revents, void *userdata) {
         PkiWatch *w = userdata;
         struct inotify_event *ev;
@@ -151,6 +169,15 @@ static int on_io(sd_event_source *s, int fd, uint32_t revents, void *userdata) {
                 w->handler(w->userdata, WATCH_REBUILT);
         } else
                 w->handler(w->userdata, overflow ? WATCH_OVERFLOW : WATCH_EVENT);
+        if (s)
+                arm_settle(w);
+        return 0;
+}
+
+static int on_settle(sd_event_source *s, uint64_t usec, void *userdata) {
+        PkiWatch *w = userdata;
+        if (w->initialized)
+                return on_io(NULL, w->fd, EPOLLIN, w);
         return 0;
 }
 
@@ -200,6 +227,7 @@ PkiWatch *pki_watch_free(PkiWatch *w) {
                 return NULL;
         watch_teardown(w);
         sd_event_source_disable_unref(w->timer);
+        sd_event_source_disable_unref(w->settle);
         sd_event_unref(w->event);
         strv_free(w->dirs);
         free(w);
