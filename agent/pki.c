@@ -147,7 +147,7 @@ static char *findings_codes(const Findings *f) {
 }
 
 /* Journal and events for what changed in this pass. */
-static void report(Pki *p, const PkiPass *pass, const PairUpdate *u, const Findings *old) {
+static void report(Pki *p, const PairUpdate *u, const Findings *old) {
         PkiPair *pr = &p->pair;
 
         if (u->activated) {
@@ -219,7 +219,7 @@ static void report(Pki *p, const PkiPass *pass, const PairUpdate *u, const Findi
         }
 
         for (size_t i = 0; i < _ROLE_MAX; i++) {
-                const PkiFile *pf = &pass->files[i];
+                const PkiFile *pf = &p->files[i];
                 char summary[512];
                 if (pf->perm != PERM_REPAIRED)
                         continue;
@@ -290,7 +290,7 @@ static void pki_assess_now(Pki *p, const char *why) {
                 pass.files[i] = (PkiFile) {};
         }
         p->have_files = true;
-        report(p, &pass, &u, &old);
+        report(p, &u, &old);
         findings_done(&old);
 
         arm(p, &p->grace_timer, CLOCK_MONOTONIC, u.grace_deadline ? u.grace_deadline + USEC_PER_MSEC : 0,
