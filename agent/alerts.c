@@ -252,10 +252,12 @@ static void delivery_failed(Alerts *a, AlertDelivery *d, Channel c, const char *
         (void) strv_extendf(&fields, "AGV_ALERT=%s", strempty(d->alert.name));
         (void) strv_extendf(&fields, "AGV_ALERT_CHANNEL=%s", channel_names[c]);
         (void) strv_extendf(&fields, "AGV_ALERT_ATTEMPTS=%u", d->attempts);
+        /* scheme://host only: webhook paths often embed tokens */
+        _cleanup_free_ char *where = c == CHANNEL_WEBHOOK && cfg(a)->webhook_url ? http_url_redact(cfg(a)->webhook_url) : NULL;
         log_struct(LOG_WARNING, MSGID_ALERT_DELIVERY_FAILED, fields,
-                   "Alert %s (%s) not delivered via %s (attempt %u): %s; retrying in %llus",
+                   "Alert %s (%s) not delivered via %s%s%s%s (attempt %u): %s; retrying in %llus",
                    strempty(d->alert.name), d->alert.resolved ? "resolved" : "firing", channel_names[c],
-                   d->attempts, error,
+                   where ? " (" : "", strempty(where), where ? ")" : "", d->attempts, error,
                    (unsigned long long) ((d->next_attempt - now_mono(a) + USEC_PER_SEC - 1) / USEC_PER_SEC));
 }
 
@@ -1055,6 +1057,18 @@ static void alerts_reconfigure(void *mod, const Config *old, const Config *new) 
 
 static int alerts_stop(void *mod) {
         Alerts *a = mod;
+
+        /* a clean stop leaves agv_up 0 behind for the fleet's AgvAgentDown
+         * rule, instead of a stale 1 */
+        if (cfg(a)->textfile) {
+                _cleanup_free_ char *text = manager_metrics(a->m);
+                char *p = text ? strstr(text, "\nagv_up 1\n") : NULL;
+                if (p) {
+                        p[strlen("\nagv_up ")] = '0';
+                        (void) write_file_atomic(cfg(a)->textfile, text, strlen(text), 0644);
+                }
+                (void) sd_event_source_set_enabled(a->textfile_timer, SD_EVENT_OFF);
+        }
         /* in-flight deliveries stay queued and persisted: retried after the
          * restart (at-least-once) */
         a->store_dirty = true;

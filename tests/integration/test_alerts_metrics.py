@@ -61,6 +61,10 @@ def test_metrics_valid_and_textfile(agents, webhook, tmp_path):
     assert oct(os.stat(textfile).st_mode & 0o777) == "0o644"
     # no temp files left next to it (node_exporter would read a .prom only)
     assert [f for f in os.listdir(str(tmp_path)) if f.startswith("agv-agent.prom.")] == []
+    # a clean stop leaves agv_up 0 for the fleet's AgvAgentDown rule
+    a.stop()
+    final = parse(current())
+    assert final["agv_up"] == 0
 
 
 def test_textfile_unwritable_is_a_reason_not_a_crash(agents, tmp_path):

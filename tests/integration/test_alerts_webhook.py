@@ -64,7 +64,8 @@ def test_body_schema_and_secret(agents, webhook, tmp_path):
 
 def test_retry_on_500_then_no_duplicate_after_restart(agents, webhook):
     webhook.script = [500, 500]
-    a = agents(base_sections(webhook))
+    # a token in the URL path (Slack style) must not reach the log either
+    a = agents(base_sections(webhook, webhook_url=webhook.url + "/T0KEN-in-path"))
     pki = TestPKI()
     deploy(a, pki, days=5)
     a.start()
@@ -75,7 +76,9 @@ def test_retry_on_500_then_no_duplicate_after_restart(agents, webhook):
     st = alerts_status(a)["channels"]["webhook"]
     assert st["failed"] == 2 and st["delivered"] == 1 and st["last_result"] == "ok"
     assert "MESSAGE_ID" not in a.log()  # stderr mode: plain lines
-    assert "not delivered via webhook (attempt 1): HTTP status 500" in a.log()
+    assert f"not delivered via webhook (http://127.0.0.1:{webhook.port}) (attempt 1): HTTP status 500" in a.log()
+    assert webhook.requests[0]["path"] == "/hook/T0KEN-in-path"
+    assert "T0KEN" not in a.log()
     a.stop()
     a.start()
     wait_until(lambda: alerts_status(a)["certificates"], what="certificate planned")
