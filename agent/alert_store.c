@@ -442,6 +442,18 @@ int write_file_atomic(const char *path, const char *data, size_t len, mode_t mod
                 r = negative_errno();
                 goto fail;
         }
+        /* the rename itself is durable only once the directory is synced */
+        {
+                _cleanup_free_ char *dir = strdup(path);
+                char *slash = dir ? strrchr(dir, '/') : NULL;
+                if (slash) {
+                        _cleanup_close_ int dfd = -1;
+                        *(slash == dir ? slash + 1 : slash) = '\0';
+                        dfd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+                        if (dfd >= 0)
+                                (void) fsync(dfd);
+                }
+        }
         return 0;
 fail:
         (void) unlink(tmp);

@@ -56,3 +56,15 @@ def test_corrupt_state_file_starts_clean(agents, webhook):
     assert "is corrupt or truncated" in a.log()
     assert os.path.exists(os.path.join(a.state_dir, "alerts.json.corrupt"))
     wait_until(lambda: alerts_status(a)["pending_deliveries"] == 0, what="delivered")
+
+
+def test_child_failure_alert(agents, webhook):
+    a = agents({"alerts": {"webhook_url": webhook.url, "retry_max": "1s"},
+                "child": {"command": "/bin/false", "start_limit": "2/60s", "restart_backoff_max": "100ms"}})
+    pki = TestPKI()
+    deploy(a, pki, days=300)
+    a.start()
+    (b,) = webhook.wait_bodies(1, "AgvChildFailed", "firing", timeout=30)
+    assert b["severity"] == "critical" and b["kind"] == "child_failed"
+    assert "role" not in b and "serial" not in b
+    assert "AgvChildFailed" in alerts_status(a)["active"]
