@@ -425,6 +425,16 @@ const char *mcp_negotiate_version(const char *requested, const char *child_versi
 static json_object *parse_line(McpRouter *r, const char *line, size_t len) {
         json_tokener_reset(r->tok);
         json_object *o = json_tokener_parse_ex(r->tok, line, (int) MIN(len, (size_t) INT32_MAX));
+        if (!o && json_tokener_get_error(r->tok) == json_tokener_continue) {
+                /* A bare number needs an end marker to be complete. */
+                size_t consumed = json_tokener_get_parse_end(r->tok);
+                o = json_tokener_parse_ex(r->tok, "", 1);
+                if (o && consumed != len) {
+                        json_object_put(o);
+                        return NULL;
+                }
+                return o;
+        }
         if (!o)
                 return NULL;
         /* Only whitespace may follow the value. */
