@@ -5,7 +5,11 @@
 
 #include <cmocka.h>
 
+#include <syslog.h>
+
+#include "child.h"
 #include "child_fsm.h"
+#include "strv.h"
 
 static double fixed_r;
 static double fixed_random(void *u) {
@@ -171,6 +175,36 @@ static void test_names(void **state) {
         assert_null(child_state_to_string(_CHILD_STATE_MAX));
 }
 
+static void test_stderr_lines(void **state) {
+        int prio;
+        char *msg = NULL, **fields = NULL;
+        const char *j = "{\"timestamp\":\"2025-01-01T00:00:00Z\",\"service\":\"agentic-vault\",\"level\":\"error\",\"message\":\"KMS denied\",\"key-id\":7}";
+        assert_int_equal(child_parse_stderr_line(j, strlen(j), &prio, &msg, &fields), 0);
+        assert_int_equal(prio, LOG_ERR);
+        assert_string_equal(msg, "KMS denied");
+        assert_true(strv_contains(fields, "AGV_CHILD_SERVICE=agentic-vault"));
+        assert_true(strv_contains(fields, "AGV_CHILD_TIMESTAMP=2025-01-01T00:00:00Z"));
+        assert_true(strv_contains(fields, "AGV_CHILD_KEY_ID=7"));
+        free(msg);
+        strv_free(fields);
+        fields = NULL;
+
+        const char *w = "{\"level\":\"warn\",\"message\":\"slow\"}";
+        assert_int_equal(child_parse_stderr_line(w, strlen(w), &prio, &msg, &fields), 0);
+        assert_int_equal(prio, LOG_WARNING);
+        free(msg);
+        strv_free(fields);
+        fields = NULL;
+
+        /* plain lines go in as they are */
+        const char *plain = "Error: something {broken";
+        assert_int_equal(child_parse_stderr_line(plain, strlen(plain), &prio, &msg, &fields), 0);
+        assert_int_equal(prio, LOG_INFO);
+        assert_string_equal(msg, plain);
+        assert_null(fields);
+        free(msg);
+}
+
 int main(void) {
         const struct CMUnitTest tests[] = {
                 cmocka_unit_test(test_start_ready_running),
@@ -181,6 +215,7 @@ int main(void) {
                 cmocka_unit_test(test_replacement_flow),
                 cmocka_unit_test(test_stop),
                 cmocka_unit_test(test_names),
+                cmocka_unit_test(test_stderr_lines),
         };
         return cmocka_run_group_tests(tests, NULL, NULL);
 }
