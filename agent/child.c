@@ -217,7 +217,7 @@ static void log_child_line(Proc *p, const char *line, size_t len) {
 
 static void drain_stderr(Proc *p, bool final) {
         for (;;) {
-                char *nl = memchr(p->err.data, '\n', p->err.len);
+                char *nl = p->err.data ? memchr(p->err.data, '\n', p->err.len) : NULL; /* empty Buf: data NULL */
                 if (!nl) {
                         if (p->err.len >= STDERR_LINE_MAX || (final && p->err.len > 0)) {
                                 /* Bounded: cut overlong lines into pieces. */
