@@ -143,3 +143,12 @@ int64_t alert_days_left(uint64_t not_after, uint64_t now) {
                 return (d + day / 2) / day;
         return -((-d + day / 2) / day);
 }
+
+usec_t alert_backoff(usec_t retry_max, unsigned attempts, uint64_t random) {
+        usec_t cap = MAX(retry_max, (usec_t) 10 * USEC_PER_MSEC);
+        usec_t d = MIN(USEC_PER_SEC, cap);
+
+        for (unsigned i = 1; i < attempts && d < cap; i++)
+                d = d > cap / 2 ? cap : d * 2;
+        return d / 2 + random % (d / 2 + 1);
+}

@@ -61,6 +61,12 @@ const char *alert_severity_label(Health h); /* "info", "warning", "critical" */
  * expired. */
 int alert_stage_priority(const AlertsSection *a, usec_t before);
 
+/* Delay before retry number `attempts` (>= 1) of a failed delivery:
+ * exponential from min(1s, retry_max), doubling, capped at retry_max (at
+ * least 10ms), with "equal jitter": half fixed, half taken from `random`, so
+ * a fleet whose receiver comes back does not retry in lockstep. */
+usec_t alert_backoff(usec_t retry_max, unsigned attempts, uint64_t random);
+
 /* Whole days left, rounded to nearest (a stage fired a few ms late still
  * says 14); negative once expired. */
 int64_t alert_days_left(uint64_t not_after, uint64_t now);

@@ -144,17 +144,8 @@ static uint64_t random_u64(void) {
         return v;
 }
 
-/* Exponential backoff from min(1s, retry_max), doubling per attempt, capped
- * at retry_max, with "equal jitter": half fixed, half random, so a fleet
- * whose receiver came back does not retry in lockstep. */
 static usec_t backoff(Alerts *a, unsigned attempts) {
-        usec_t cap = MAX(cfg(a)->retry_max, (usec_t) 10 * USEC_PER_MSEC);
-        usec_t d = MIN(USEC_PER_SEC, cap);
-
-        for (unsigned i = 1; i < attempts && d < cap; i++)
-                d = d > cap / 2 ? cap : d * 2;
-        d = MIN(d, cap);
-        return d / 2 + random_u64() % (d / 2 + 1);
+        return alert_backoff(cfg(a)->retry_max, attempts, random_u64());
 }
 
 static void save_store(Alerts *a) {

@@ -242,6 +242,23 @@ static void test_days_left(void **state) {
         assert_int_equal(alert_days_left(NOT_AFTER, NOT_AFTER + 3 * D), -3);
 }
 
+static void test_backoff(void **state) {
+        const usec_t S = USEC_PER_SEC;
+        /* bounds: [d/2, d] with d = 1s, 2s, 4s ... capped at retry_max */
+        for (unsigned n = 1; n <= 12; n++) {
+                usec_t d = MIN((usec_t) 1 << (n - 1), (usec_t) 600) * S;
+                assert_true(alert_backoff(600 * S, n, 0) == d / 2);
+                assert_true(alert_backoff(600 * S, n, UINT64_MAX - 1) <= d);
+                assert_true(alert_backoff(600 * S, n, UINT64_MAX - 1) >= d / 2);
+        }
+        assert_true(alert_backoff(600 * S, 1000, 0) == 300 * S); /* no overflow */
+        /* jitter: different random inputs spread the delay */
+        assert_true(alert_backoff(600 * S, 5, 12345) != alert_backoff(600 * S, 5, 999999));
+        /* a small retry_max caps even the first attempt */
+        assert_true(alert_backoff(200 * USEC_PER_MSEC, 1, UINT64_MAX) <= 200 * USEC_PER_MSEC);
+        assert_true(alert_backoff(0, 3, UINT64_MAX) <= 10 * USEC_PER_MSEC);
+}
+
 int main(void) {
         const struct CMUnitTest tests[] = {
                 cmocka_unit_test(test_default_stages),
@@ -257,6 +274,7 @@ int main(void) {
                 cmocka_unit_test(test_health_levels),
                 cmocka_unit_test(test_severity_and_priority),
                 cmocka_unit_test(test_days_left),
+                cmocka_unit_test(test_backoff),
         };
         return cmocka_run_group_tests(tests, setup, teardown);
 }
