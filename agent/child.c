@@ -112,7 +112,7 @@ static const ChildSection *cfg(Child *c) {
 }
 
 static bool child_configured(const Config *config) {
-        return config->child.command && config->child.command[0];
+        return config->child.command && !isempty(config->child.command[0]);
 }
 
 static void set_str(char **p, const char *s) {
