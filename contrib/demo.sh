@@ -18,9 +18,7 @@ if [ -z "${AGV_AGENT:-}" ]; then
         cmake --build build -j "$(nproc)" >/dev/null
         AGV_AGENT=$ROOT/build/agv-agent
 fi
-if [ ! -d contrib/demo-signer/node_modules ]; then
-        (cd contrib/demo-signer && npm ci --no-audit --no-fund --loglevel=error >/dev/null)
-fi
+contrib/npm-deps.sh contrib/demo-signer >/dev/null
 
 DEMO=$(mktemp -d "${TMPDIR:-/tmp}/agv-demo.XXXXXX")
 AGENT_PID=

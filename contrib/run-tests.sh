@@ -12,6 +12,7 @@ JOBS=${JOBS:-$(nproc)}
 BUILDS=${AGV_BUILDS:-"normal sanitize"}
 
 contrib/install-deps.sh
+contrib/npm-deps.sh
 
 status=0
 for b in $BUILDS; do
