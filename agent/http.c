@@ -1,7 +1,7 @@
 /* SPDX-License-Identifier: MIT */
 #include "http.h"
 
-#include <curl/curl.h>
+#include "curl-dl.h"
 #include <time.h>
 
 #include "log.h"
@@ -30,7 +30,9 @@ static unsigned global_refs;
 static int curl_global_ref(void) {
         /* curl_global_init is not thread-safe; the daemon is single-threaded
          * and creates clients from the loop only */
-        if (global_refs++ == 0 && curl_global_init(CURL_GLOBAL_DEFAULT) != CURLE_OK) {
+        if (global_refs == 0 && dlopen_curl() < 0)
+                return -EOPNOTSUPP;
+        if (global_refs++ == 0 && sym_curl_global_init(CURL_GLOBAL_DEFAULT) != CURLE_OK) {
                 global_refs--;
                 return -EIO;
         }
@@ -39,17 +41,17 @@ static int curl_global_ref(void) {
 
 static void curl_global_unref(void) {
         if (global_refs > 0 && --global_refs == 0)
-                curl_global_cleanup();
+                sym_curl_global_cleanup();
 }
 
 static void request_unlink_free(HttpRequest *r) {
         HttpClient *c = r->client;
 
         if (r->easy) {
-                (void) curl_multi_remove_handle(c->multi, r->easy);
-                curl_easy_cleanup(r->easy);
+                (void) sym_curl_multi_remove_handle(c->multi, r->easy);
+                sym_curl_easy_cleanup(r->easy);
         }
-        curl_slist_free_all(r->headers);
+        sym_curl_slist_free_all(r->headers);
         if (r->prev)
                 r->prev->next = r->next;
         else
@@ -85,7 +87,7 @@ static void check_finished(HttpClient *c) {
         CURLMsg *msg;
         int left;
 
-        while ((msg = curl_multi_info_read(c->multi, &left))) {
+        while ((msg = sym_curl_multi_info_read(c->multi, &left))) {
                 HttpRequest *r = NULL;
                 long status = 0;
                 int error = 0;
@@ -93,17 +95,17 @@ static void check_finished(HttpClient *c) {
 
                 if (msg->msg != CURLMSG_DONE)
                         continue;
-                if (curl_easy_getinfo(msg->easy_handle, CURLINFO_PRIVATE, (char **) &r) != CURLE_OK || !r)
+                if (sym_curl_easy_getinfo(msg->easy_handle, CURLINFO_PRIVATE, (char **) &r) != CURLE_OK || !r)
                         continue;
                 if (msg->data.result == CURLE_OK)
-                        (void) curl_easy_getinfo(r->easy, CURLINFO_RESPONSE_CODE, &status);
+                        (void) sym_curl_easy_getinfo(r->easy, CURLINFO_RESPONSE_CODE, &status);
                 else {
                         error = map_curl_error(msg->data.result);
-                        message = r->errbuf[0] ? r->errbuf : curl_easy_strerror(msg->data.result);
+                        message = r->errbuf[0] ? r->errbuf : sym_curl_easy_strerror(msg->data.result);
                 }
                 /* detach from curl before the callback so it may start new
                  * requests or free the client's user */
-                (void) curl_multi_remove_handle(c->multi, r->easy);
+                (void) sym_curl_multi_remove_handle(c->multi, r->easy);
                 if (r->cb) {
                         _cleanup_free_ char *m = strdup(message);
                         r->cb(r, error, status, m ? m : "", r->userdata);
@@ -122,7 +124,7 @@ static int on_io(sd_event_source *s, int fd, uint32_t revents, void *userdata) {
                 action |= CURL_CSELECT_OUT;
         if (revents & (EPOLLERR | EPOLLHUP))
                 action |= CURL_CSELECT_ERR;
-        (void) curl_multi_socket_action(c->multi, fd, action, &running);
+        (void) sym_curl_multi_socket_action(c->multi, fd, action, &running);
         check_finished(c);
         return 0;
 }
@@ -131,7 +133,7 @@ static int on_timer(sd_event_source *s, uint64_t usec, void *userdata) {
         HttpClient *c = userdata;
         int running;
 
-        (void) curl_multi_socket_action(c->multi, CURL_SOCKET_TIMEOUT, 0, &running);
+        (void) sym_curl_multi_socket_action(c->multi, CURL_SOCKET_TIMEOUT, 0, &running);
         check_finished(c);
         return 0;
 }
@@ -145,7 +147,7 @@ static int socket_cb(CURL *easy, curl_socket_t fd, int what, void *userp, void *
         if (what == CURL_POLL_REMOVE) {
                 if (io) {
                         sd_event_source_disable_unref(io);
-                        (void) curl_multi_assign(c->multi, fd, NULL);
+                        (void) sym_curl_multi_assign(c->multi, fd, NULL);
                 }
                 return 0;
         }
@@ -165,7 +167,7 @@ static int socket_cb(CURL *easy, curl_socket_t fd, int what, void *userp, void *
                 return -1;
         }
         (void) sd_event_source_set_description(io, "http-io");
-        if (curl_multi_assign(c->multi, fd, io) != CURLM_OK) {
+        if (sym_curl_multi_assign(c->multi, fd, io) != CURLM_OK) {
                 sd_event_source_disable_unref(io);
                 return -1;
         }
@@ -203,7 +205,7 @@ int http_client_new(sd_event *e, HttpClient **ret) {
                 return -ENOMEM;
         }
         c->event = sd_event_ref(e);
-        c->multi = curl_multi_init();
+        c->multi = sym_curl_multi_init();
         if (!c->multi) {
                 http_client_free(c);
                 return -ENOMEM;
@@ -215,10 +217,10 @@ int http_client_new(sd_event *e, HttpClient **ret) {
         }
         (void) sd_event_source_set_enabled(c->timer, SD_EVENT_OFF);
         (void) sd_event_source_set_description(c->timer, "http-timer");
-        if (curl_multi_setopt(c->multi, CURLMOPT_SOCKETFUNCTION, socket_cb) != CURLM_OK ||
-            curl_multi_setopt(c->multi, CURLMOPT_SOCKETDATA, c) != CURLM_OK ||
-            curl_multi_setopt(c->multi, CURLMOPT_TIMERFUNCTION, timer_cb) != CURLM_OK ||
-            curl_multi_setopt(c->multi, CURLMOPT_TIMERDATA, c) != CURLM_OK) {
+        if (sym_curl_multi_setopt(c->multi, CURLMOPT_SOCKETFUNCTION, socket_cb) != CURLM_OK ||
+            sym_curl_multi_setopt(c->multi, CURLMOPT_SOCKETDATA, c) != CURLM_OK ||
+            sym_curl_multi_setopt(c->multi, CURLMOPT_TIMERFUNCTION, timer_cb) != CURLM_OK ||
+            sym_curl_multi_setopt(c->multi, CURLMOPT_TIMERDATA, c) != CURLM_OK) {
                 http_client_free(c);
                 return -EIO;
         }
@@ -232,7 +234,7 @@ HttpClient *http_client_free(HttpClient *c) {
         while (c->requests)
                 request_unlink_free(c->requests);
         if (c->multi)
-                curl_multi_cleanup(c->multi);
+                sym_curl_multi_cleanup(c->multi);
         sd_event_source_disable_unref(c->timer);
         sd_event_unref(c->event);
         free(c);
@@ -267,46 +269,46 @@ int http_post(HttpClient *c, const char *url, char *const *headers, const char *
         c->requests = r;
         c->n_requests++;
 
-        r->easy = curl_easy_init();
+        r->easy = sym_curl_easy_init();
         if (!r->easy) {
                 request_unlink_free(r);
                 return -ENOMEM;
         }
-        l = curl_slist_append(NULL, "Content-Type: application/json");
+        l = sym_curl_slist_append(NULL, "Content-Type: application/json");
         if (l)
                 r->headers = l;
         /* curl adds "Expect: 100-continue" for larger bodies: one more round
          * trip and some receivers never answer it */
-        if (l && (l = curl_slist_append(r->headers, "Expect:")))
+        if (l && (l = sym_curl_slist_append(r->headers, "Expect:")))
                 r->headers = l;
         STRV_FOREACH(h, headers)
-                if (l && (l = curl_slist_append(r->headers, *h)))
+                if (l && (l = sym_curl_slist_append(r->headers, *h)))
                         r->headers = l;
         if (!l) {
                 request_unlink_free(r);
                 return -ENOMEM;
         }
 
-        ok = ok && curl_easy_setopt(r->easy, CURLOPT_URL, url) == CURLE_OK;
-        ok = ok && curl_easy_setopt(r->easy, CURLOPT_PROTOCOLS_STR, "http,https") == CURLE_OK;
-        ok = ok && curl_easy_setopt(r->easy, CURLOPT_FOLLOWLOCATION, 0L) == CURLE_OK;
-        ok = ok && curl_easy_setopt(r->easy, CURLOPT_SSL_VERIFYPEER, 1L) == CURLE_OK;
-        ok = ok && curl_easy_setopt(r->easy, CURLOPT_SSL_VERIFYHOST, 2L) == CURLE_OK;
-        ok = ok && curl_easy_setopt(r->easy, CURLOPT_NOSIGNAL, 1L) == CURLE_OK;
-        ok = ok && curl_easy_setopt(r->easy, CURLOPT_TIMEOUT_MS, ms) == CURLE_OK;
-        ok = ok && curl_easy_setopt(r->easy, CURLOPT_CONNECTTIMEOUT_MS, ms) == CURLE_OK;
-        ok = ok && curl_easy_setopt(r->easy, CURLOPT_COPYPOSTFIELDS, body) == CURLE_OK;
-        ok = ok && curl_easy_setopt(r->easy, CURLOPT_HTTPHEADER, r->headers) == CURLE_OK;
-        ok = ok && curl_easy_setopt(r->easy, CURLOPT_USERAGENT, "agv-agent/" AGV_VERSION) == CURLE_OK;
-        ok = ok && curl_easy_setopt(r->easy, CURLOPT_ERRORBUFFER, r->errbuf) == CURLE_OK;
-        ok = ok && curl_easy_setopt(r->easy, CURLOPT_WRITEFUNCTION, discard_body) == CURLE_OK;
-        ok = ok && curl_easy_setopt(r->easy, CURLOPT_PRIVATE, r) == CURLE_OK;
+        ok = ok && sym_curl_easy_setopt(r->easy, CURLOPT_URL, url) == CURLE_OK;
+        ok = ok && sym_curl_easy_setopt(r->easy, CURLOPT_PROTOCOLS_STR, "http,https") == CURLE_OK;
+        ok = ok && sym_curl_easy_setopt(r->easy, CURLOPT_FOLLOWLOCATION, 0L) == CURLE_OK;
+        ok = ok && sym_curl_easy_setopt(r->easy, CURLOPT_SSL_VERIFYPEER, 1L) == CURLE_OK;
+        ok = ok && sym_curl_easy_setopt(r->easy, CURLOPT_SSL_VERIFYHOST, 2L) == CURLE_OK;
+        ok = ok && sym_curl_easy_setopt(r->easy, CURLOPT_NOSIGNAL, 1L) == CURLE_OK;
+        ok = ok && sym_curl_easy_setopt(r->easy, CURLOPT_TIMEOUT_MS, ms) == CURLE_OK;
+        ok = ok && sym_curl_easy_setopt(r->easy, CURLOPT_CONNECTTIMEOUT_MS, ms) == CURLE_OK;
+        ok = ok && sym_curl_easy_setopt(r->easy, CURLOPT_COPYPOSTFIELDS, body) == CURLE_OK;
+        ok = ok && sym_curl_easy_setopt(r->easy, CURLOPT_HTTPHEADER, r->headers) == CURLE_OK;
+        ok = ok && sym_curl_easy_setopt(r->easy, CURLOPT_USERAGENT, "agv-agent/" AGV_VERSION) == CURLE_OK;
+        ok = ok && sym_curl_easy_setopt(r->easy, CURLOPT_ERRORBUFFER, r->errbuf) == CURLE_OK;
+        ok = ok && sym_curl_easy_setopt(r->easy, CURLOPT_WRITEFUNCTION, discard_body) == CURLE_OK;
+        ok = ok && sym_curl_easy_setopt(r->easy, CURLOPT_PRIVATE, r) == CURLE_OK;
         if (!ok) {
                 request_unlink_free(r);
                 return -EINVAL;
         }
-        if (curl_multi_add_handle(c->multi, r->easy) != CURLM_OK) {
-                curl_easy_cleanup(TAKE_PTR(r->easy));
+        if (sym_curl_multi_add_handle(c->multi, r->easy) != CURLM_OK) {
+                sym_curl_easy_cleanup(TAKE_PTR(r->easy));
                 request_unlink_free(r);
                 return -EIO;
         }
