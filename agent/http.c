@@ -23,6 +23,7 @@ struct HttpClient {
         sd_event_source *timer;
         HttpRequest *requests;
         size_t n_requests;
+        bool curl_ref; /* holds a curl_global_ref() */
 };
 
 static unsigned global_refs;
@@ -192,24 +193,38 @@ static int timer_cb(CURLM *multi, long timeout_ms, void *userp) {
         return r < 0 ? -1 : 0;
 }
 
+/* libcurl is loaded and initialised on the first POST, not here: an agent
+ * with no HTTP channel configured never maps it. */
+static int client_init_curl(HttpClient *c) {
+        int r;
+
+        if (c->multi)
+                return 0;
+        r = curl_global_ref();
+        if (r < 0)
+                return r;
+        c->curl_ref = true;
+        c->multi = sym_curl_multi_init();
+        if (!c->multi)
+                return -ENOMEM;
+        if (sym_curl_multi_setopt(c->multi, CURLMOPT_SOCKETFUNCTION, socket_cb) != CURLM_OK ||
+            sym_curl_multi_setopt(c->multi, CURLMOPT_SOCKETDATA, c) != CURLM_OK ||
+            sym_curl_multi_setopt(c->multi, CURLMOPT_TIMERFUNCTION, timer_cb) != CURLM_OK ||
+            sym_curl_multi_setopt(c->multi, CURLMOPT_TIMERDATA, c) != CURLM_OK) {
+                sym_curl_multi_cleanup(TAKE_PTR(c->multi));
+                return -EIO;
+        }
+        return 0;
+}
+
 int http_client_new(sd_event *e, HttpClient **ret) {
         HttpClient *c;
         int r;
 
-        r = curl_global_ref();
-        if (r < 0)
-                return r;
         c = calloc(1, sizeof(HttpClient));
-        if (!c) {
-                curl_global_unref();
+        if (!c)
                 return -ENOMEM;
-        }
         c->event = sd_event_ref(e);
-        c->multi = sym_curl_multi_init();
-        if (!c->multi) {
-                http_client_free(c);
-                return -ENOMEM;
-        }
         r = sd_event_add_time(e, &c->timer, CLOCK_MONOTONIC, USEC_INFINITY, 1, on_timer, c);
         if (r < 0) {
                 http_client_free(c);
@@ -217,13 +232,6 @@ int http_client_new(sd_event *e, HttpClient **ret) {
         }
         (void) sd_event_source_set_enabled(c->timer, SD_EVENT_OFF);
         (void) sd_event_source_set_description(c->timer, "http-timer");
-        if (sym_curl_multi_setopt(c->multi, CURLMOPT_SOCKETFUNCTION, socket_cb) != CURLM_OK ||
-            sym_curl_multi_setopt(c->multi, CURLMOPT_SOCKETDATA, c) != CURLM_OK ||
-            sym_curl_multi_setopt(c->multi, CURLMOPT_TIMERFUNCTION, timer_cb) != CURLM_OK ||
-            sym_curl_multi_setopt(c->multi, CURLMOPT_TIMERDATA, c) != CURLM_OK) {
-                http_client_free(c);
-                return -EIO;
-        }
         *ret = c;
         return 0;
 }
@@ -237,8 +245,9 @@ HttpClient *http_client_free(HttpClient *c) {
                 sym_curl_multi_cleanup(c->multi);
         sd_event_source_disable_unref(c->timer);
         sd_event_unref(c->event);
+        if (c->curl_ref)
+                curl_global_unref();
         free(c);
-        curl_global_unref();
         return NULL;
 }
 
@@ -256,7 +265,11 @@ int http_post(HttpClient *c, const char *url, char *const *headers, const char *
         struct curl_slist *l;
         long ms = timeout == 0 ? 10000 : (long) MAX(timeout / USEC_PER_MSEC, (usec_t) 1);
         bool ok = true;
+        int k;
 
+        k = client_init_curl(c);
+        if (k < 0)
+                return k;
         r = calloc(1, sizeof(HttpRequest));
         if (!r)
                 return -ENOMEM;
