@@ -13,7 +13,7 @@
 
 /* Runaway guard: a file whose mode will not stick (an LSM, a fighting
  * tool) would otherwise loop repair -> IN_ATTRIB -> repair forever. */
-#define REPAIR_BURST_MAX 100
+#define REPAIR_BURST_MAX 2000
 #define REPAIR_BURST_WINDOW (10 * USEC_PER_SEC)
 
 typedef struct Pki {
@@ -28,6 +28,7 @@ typedef struct Pki {
         uint64_t repairs_total;
         uint64_t last_repair_at;
         uint64_t assessments;
+        uint64_t last_pass_usec;   /* how long the last assessment took */
         uint64_t burst_start;
         unsigned burst_count;
         bool burst_tripped;
@@ -265,6 +266,7 @@ static void pki_assess_now(Pki *p, const char *why) {
         log_debug("Assessing %s (%s)", cfg->dir, why);
         p->assessments++;
         r = pki_pass_run(cfg, enforce, real, &pass);
+        p->last_pass_usec = now_mono() - mono;
         if (r < 0) {
                 log_warning_errno(r, "Assessment of %s failed; keeping the previous state", cfg->dir);
                 return;
@@ -365,6 +367,7 @@ static void *pki_free(void *mod) {
         for (size_t i = 0; i < _ROLE_MAX; i++)
                 pki_file_done(&p->files[i]);
         pki_pair_done(&p->pair);
+        pki_parse_cache_flush();
         free(p);
         return NULL;
 }
@@ -477,6 +480,8 @@ static void pki_status(void *mod, StatusBuilder *sb) {
         } else
                 json_object_object_add(c, "ca", NULL);
         json_object_object_add(c, "renewals", json_object_new_int64((int64_t) p->renewals_total));
+        json_object_object_add(c, "assessments", json_object_new_int64((int64_t) p->assessments));
+        json_object_object_add(c, "last_assessment_us", json_object_new_int64((int64_t) p->last_pass_usec));
         status_set_section(sb, "certificate", c);
 
         json_object_object_add(perm, "policy", json_object_new_string(

@@ -259,6 +259,77 @@ oom:
         return -ENOMEM;
 }
 
+/* ---- parse cache ----------------------------------------------------------- */
+
+/* OpenSSL 3's decoders cost milliseconds per key (provider lookups), and an
+ * assessment runs on every inotify burst: remember what a given content
+ * (by SHA-256) parsed to, so unchanged files cost a hash. */
+#define CACHE_SIZE 16
+enum { CACHE_CERT = 1, CACHE_KEY = 2 };
+typedef struct CacheEntry {
+        int kind;
+        unsigned char md[32];
+        X509 *leaf;
+        STACK_OF(X509) *extra;
+        EVP_PKEY *key;
+        uint64_t used;
+} CacheEntry;
+static CacheEntry parse_cache[CACHE_SIZE];
+static uint64_t cache_tick;
+
+static bool content_hash(const void *data, size_t len, unsigned char md[32]) {
+        unsigned mdlen = 0;
+        return EVP_Digest(data, len, md, &mdlen, EVP_sha256(), NULL) == 1 && mdlen == 32;
+}
+
+static void cache_entry_clear(CacheEntry *e) {
+        X509_free(e->leaf);
+        if (e->extra)
+                x509_stack_free(e->extra);
+        EVP_PKEY_free(e->key);
+        *e = (CacheEntry) {};
+}
+
+void pki_parse_cache_flush(void) {
+        for (size_t i = 0; i < CACHE_SIZE; i++)
+                cache_entry_clear(&parse_cache[i]);
+}
+
+static CacheEntry *cache_find(int kind, const unsigned char md[32]) {
+        for (size_t i = 0; i < CACHE_SIZE; i++)
+                if (parse_cache[i].kind == kind && memcmp(parse_cache[i].md, md, 32) == 0) {
+                        parse_cache[i].used = ++cache_tick;
+                        return &parse_cache[i];
+                }
+        return NULL;
+}
+
+static CacheEntry *cache_slot(int kind, const unsigned char md[32]) {
+        CacheEntry *e = &parse_cache[0];
+        for (size_t i = 1; i < CACHE_SIZE; i++)
+                if (parse_cache[i].used < e->used)
+                        e = &parse_cache[i];
+        cache_entry_clear(e);
+        e->kind = kind;
+        memcpy(e->md, md, 32);
+        e->used = ++cache_tick;
+        return e;
+}
+
+static STACK_OF(X509) *stack_ref(STACK_OF(X509) *s) {
+        STACK_OF(X509) *n = sk_X509_new_null();
+        if (!n)
+                return NULL;
+        for (int i = 0; s && i < sk_X509_num(s); i++) {
+                X509 *x = sk_X509_value(s, i);
+                if (!X509_up_ref(x) || !sk_X509_push(n, x)) {
+                        x509_stack_free(n);
+                        return NULL;
+                }
+        }
+        return n;
+}
+
 /* ---- parsing -------------------------------------------------------------- */
 
 static bool looks_pem(const void *data, size_t len) {
@@ -278,12 +349,25 @@ int pki_parse_cert(const void *data, size_t len, const char *path, X509 **ret_le
         _cleanup_(X509_freep) X509 *leaf = NULL;
         _cleanup_(x509_stackp) STACK_OF(X509) *extra = NULL;
         const char *fn = base_name(path);
+        unsigned char md[32];
+        bool have_md;
+        CacheEntry *e;
 
         if (len == 0) {
                 findings_add(f, HEALTH_CRITICAL, FINDING_TRANSIENT, "cert_empty", path,
                              "Install the certificate again: install -m 444 client.crt <dir>/",
                              "%s is empty", fn);
                 return -ENODATA;
+        }
+        have_md = content_hash(data, len, md);
+        if (have_md && (e = cache_find(CACHE_CERT, md))) {
+                extra = stack_ref(e->extra);
+                if (!extra || !X509_up_ref(e->leaf))
+                        return -ENOMEM;
+                *ret_leaf = e->leaf;
+                if (ret_extra)
+                        *ret_extra = TAKE_PTR(extra);
+                return 0;
         }
         if (looks_pem(data, len)) {
                 _cleanup_(BIO_freep) BIO *b = BIO_new_mem_buf(data, (int) len);
@@ -328,6 +412,15 @@ int pki_parse_cert(const void *data, size_t len, const char *path, X509 **ret_le
                         return -EBADMSG;
                 }
         }
+        if (have_md) {
+                STACK_OF(X509) *copy = stack_ref(extra);
+                if (copy && X509_up_ref(leaf)) {
+                        e = cache_slot(CACHE_CERT, md);
+                        e->leaf = leaf;
+                        e->extra = copy;
+                } else if (copy)
+                        x509_stack_free(copy);
+        }
         *ret_leaf = TAKE_PTR(leaf);
         if (ret_extra)
                 *ret_extra = TAKE_PTR(extra);
@@ -341,13 +434,14 @@ static int no_passphrase_cb(char *buf, int size, int rwflag, void *u) {
         return -1;
 }
 
-static int decode_key(const void *data, size_t len, const char *input_type, EVP_PKEY **ret, bool *encrypted) {
+static int decode_params(const void *data, size_t len, const char *input_type, const char *structure,
+                         const char *keytype, EVP_PKEY **ret, bool *encrypted) {
         _cleanup_(OSSL_DECODER_CTX_freep) OSSL_DECODER_CTX *dctx = NULL;
         EVP_PKEY *pkey = NULL;
         const unsigned char *p = data;
         size_t left = len;
 
-        dctx = OSSL_DECODER_CTX_new_for_pkey(&pkey, input_type, NULL, NULL, EVP_PKEY_KEYPAIR, NULL, NULL);
+        dctx = OSSL_DECODER_CTX_new_for_pkey(&pkey, input_type, structure, keytype, EVP_PKEY_KEYPAIR, NULL, NULL);
         if (!dctx)
                 return -ENOMEM;
         if (OSSL_DECODER_CTX_set_pem_password_cb(dctx, no_passphrase_cb, encrypted) != 1)
@@ -358,6 +452,109 @@ static int decode_key(const void *data, size_t len, const char *input_type, EVP_
         }
         *ret = pkey;
         return 0;
+}
+
+/* DER: tell the decoder what it is looking at. An untyped decoder tries every
+ * format and key type it knows, several times slower. */
+static int decode_der(const unsigned char *der, long dl, const char *structure, const char *keytype,
+                      EVP_PKEY **ret, bool *encrypted) {
+        const unsigned char *p = der;
+        PKCS8_PRIV_KEY_INFO *p8;
+        X509_SIG *sig;
+
+        if (!structure) {
+                p8 = d2i_PKCS8_PRIV_KEY_INFO(NULL, &p, dl);
+                if (p8 && p == der + dl) {
+                        const ASN1_OBJECT *alg = NULL;
+                        structure = "PrivateKeyInfo";
+                        if (PKCS8_pkey_get0(&alg, NULL, NULL, NULL, p8) == 1)
+                                switch (OBJ_obj2nid(alg)) {
+                                case NID_rsaEncryption:
+                                        keytype = "RSA";
+                                        break;
+                                case NID_X9_62_id_ecPublicKey:
+                                        keytype = "EC";
+                                        break;
+                                default:
+                                        break;
+                                }
+                }
+                PKCS8_PRIV_KEY_INFO_free(p8);
+        }
+        if (!structure) {
+                p = der;
+                sig = d2i_X509_SIG(NULL, &p, dl);
+                if (sig && p == der + dl) {
+                        X509_SIG_free(sig);
+                        *encrypted = true;
+                        return -EKEYREJECTED;
+                }
+                X509_SIG_free(sig);
+        }
+        ERR_clear_error();
+        return decode_params(der, (size_t) dl, "DER", structure, keytype, ret, encrypted);
+}
+
+static int decode_key(const void *data, size_t len, EVP_PKEY **ret, bool *encrypted) {
+        _cleanup_(BIO_freep) BIO *b = NULL;
+        int r = -EBADMSG;
+
+        if (!looks_pem(data, len))
+                return decode_der(data, (long) len, NULL, NULL, ret, encrypted);
+        b = BIO_new_mem_buf(data, (int) len);
+        if (!b)
+                return -ENOMEM;
+        for (;;) {
+                char *name = NULL, *header = NULL;
+                unsigned char *der = NULL;
+                long dl = 0;
+                bool done = true;
+
+                if (PEM_read_bio(b, &name, &header, &der, &dl) != 1)
+                        break;
+                if (strstr(header, "ENCRYPTED") || streq(name, "ENCRYPTED PRIVATE KEY")) {
+                        *encrypted = true;
+                        r = -EKEYREJECTED;
+                } else if (streq(name, "PRIVATE KEY"))
+                        r = decode_der(der, dl, NULL, NULL, ret, encrypted);
+                else if (streq(name, "RSA PRIVATE KEY"))
+                        r = decode_der(der, dl, "type-specific", "RSA", ret, encrypted);
+                else if (streq(name, "EC PRIVATE KEY"))
+                        r = decode_der(der, dl, "type-specific", "EC", ret, encrypted);
+                else if (strstr(name, "PRIVATE KEY"))
+                        r = decode_params(data, len, "PEM", NULL, NULL, ret, encrypted); /* rare types */
+                else
+                        done = false; /* e.g. EC PARAMETERS before the key */
+                OPENSSL_free(name);
+                OPENSSL_free(header);
+                OPENSSL_clear_free(der, (size_t) dl);
+                if (done)
+                        break;
+        }
+        ERR_clear_error();
+        return r;
+}
+
+/* decode_key() through the cache; only successes are remembered. */
+static int decode_key_cached(const void *data, size_t len, EVP_PKEY **ret, bool *encrypted) {
+        unsigned char md[32];
+        bool have_md = content_hash(data, len, md);
+        CacheEntry *e;
+        int r;
+
+        if (have_md && (e = cache_find(CACHE_KEY, md))) {
+                if (!EVP_PKEY_up_ref(e->key))
+                        return -ENOMEM;
+                *ret = e->key;
+                return 0;
+        }
+        r = decode_key(data, len, ret, encrypted);
+        ERR_clear_error();
+        if (r >= 0 && have_md && EVP_PKEY_up_ref(*ret)) {
+                e = cache_slot(CACHE_KEY, md);
+                e->key = *ret;
+        }
+        return r;
 }
 
 int pki_parse_key(const void *data, size_t len, const char *path, EVP_PKEY **ret, Findings *f) {
@@ -376,8 +573,7 @@ int pki_parse_key(const void *data, size_t len, const char *path, EVP_PKEY **ret
             mem_contains(data, len, "Proc-Type: 4,ENCRYPTED"))
                 encrypted = true;
         else {
-                r = decode_key(data, len, looks_pem(data, len) ? "PEM" : "DER", &k, &encrypted);
-                ERR_clear_error();
+                r = decode_key_cached(data, len, &k, &encrypted);
                 if (r == -ENOMEM)
                         return r;
         }
@@ -662,10 +858,8 @@ bool pki_blob_is_ca_key(const void *data, size_t len, STACK_OF(X509) *ca) {
 
         if (!ca || len == 0 || !mem_contains(data, len, "PRIVATE KEY-----"))
                 return false;
-        if (decode_key(data, len, "PEM", &k, &encrypted) < 0) {
-                ERR_clear_error();
+        if (decode_key_cached(data, len, &k, &encrypted) < 0)
                 return false;
-        }
         for (int i = 0; i < sk_X509_num(ca) && !match; i++)
                 match = EVP_PKEY_eq(X509_get0_pubkey(sk_X509_value(ca, i)), k) == 1;
         ERR_clear_error();

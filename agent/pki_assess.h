@@ -89,6 +89,10 @@ typedef enum PairVerdict {
 } PairVerdict;
 PairVerdict pki_assessment_verdict(const PkiAssessment *a);
 
+/* Parsed certificates and keys are cached by content hash (16 entries):
+ * unchanged files cost a SHA-256, not an OpenSSL decoder run. */
+void pki_parse_cache_flush(void);
+
 /* Building blocks, exported for the tests and `check`. */
 int pki_parse_cert(const void *data, size_t len, const char *path, X509 **ret_leaf,
                    STACK_OF(X509) **ret_extra, Findings *f);

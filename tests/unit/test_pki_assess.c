@@ -102,6 +102,20 @@ static void test_der_and_key_formats(void **state) {
                 assert_string_equal(a.info.key_type, "EC-P256");
                 pki_assessment_done(&a);
         }
+        /* `openssl ecparam -genkey` writes EC PARAMETERS before the key */
+        {
+                PkiAssessment a;
+                static const char params[] = "-----BEGIN EC PARAMETERS-----\nBggqhkjOPQMBBw==\n-----END EC PARAMETERS-----\n";
+                _cleanup_free_ char *c = tl_cert_pem(client_ec.cert, &cl), *k = tl_key_pem(client_ec.key, "traditional", &kl);
+                _cleanup_free_ char *both = malloc(sizeof(params) + kl);
+                memcpy(both, params, sizeof(params) - 1);
+                memcpy(both + sizeof(params) - 1, k, kl + 1);
+                pki_parse_cache_flush();
+                run(c, cl, both, sizeof(params) - 1 + kl, NULL, 0, &a);
+                assert_int_equal(a.findings.n, 0);
+                assert_true(a.key_matches);
+                pki_assessment_done(&a);
+        }
 }
 
 static void test_chain_file_first_is_leaf(void **state) {
@@ -352,6 +366,26 @@ static void test_ca_key_detection(void **state) {
         assert_false(pki_name_looks_like_ca_key("ca.crt"));
 }
 
+static void test_parse_cache(void **state) {
+        /* the same content parses to the same result, from the cache too */
+        size_t kl;
+        _cleanup_free_ char *k = tl_key_pem(client.key, "pkcs8", &kl);
+        EVP_PKEY *a = NULL, *b = NULL;
+        Findings f = {};
+        pki_parse_cache_flush();
+        assert_int_equal(pki_parse_key(k, kl, "/k", &a, &f), 0);
+        assert_int_equal(pki_parse_key(k, kl, "/k", &b, &f), 0);
+        assert_ptr_equal(a, b);
+        assert_int_equal(EVP_PKEY_eq(a, client.key), 1);
+        EVP_PKEY_free(a);
+        EVP_PKEY_free(b);
+        /* one byte less is another content: not served from the cache */
+        assert_int_equal(pki_parse_key(k, kl - 30, "/k", &a, &f), -EBADMSG);
+        assert_true(findings_has(&f, "key_truncated"));
+        findings_done(&f);
+        pki_parse_cache_flush();
+}
+
 static void test_findings_equal(void **state) {
         Findings a = {}, b = {};
         findings_add(&a, HEALTH_WARNING, FINDING_OTHER, "x", "/f", "fix", "m %d", 1);
@@ -383,6 +417,7 @@ int main(void) {
                 cmocka_unit_test(test_rsa512),
                 cmocka_unit_test(test_chain),
                 cmocka_unit_test(test_ca_key_detection),
+                cmocka_unit_test(test_parse_cache),
                 cmocka_unit_test(test_findings_equal),
         };
         return cmocka_run_group_tests(tests, setup, teardown);
