@@ -189,6 +189,21 @@ char *pki_pubkey_id(EVP_PKEY *k) {
         return s;
 }
 
+/* The certificate holds its SubjectPublicKeyInfo as parsed ASN.1: re-encoding
+ * that is cheap, unlike i2d_PUBKEY() on an EVP_PKEY. Same bytes. */
+static char *cert_pubkey_id(X509 *x) {
+        unsigned char *der = NULL, md[EVP_MAX_MD_SIZE];
+        unsigned mdlen = 0;
+        int n = i2d_X509_PUBKEY(X509_get_X509_PUBKEY(x), &der);
+        char *s = NULL;
+        if (n <= 0)
+                return NULL;
+        if (EVP_Digest(der, n, md, &mdlen, EVP_sha256(), NULL) == 1)
+                s = hex(md, mdlen);
+        OPENSSL_free(der);
+        return s;
+}
+
 char *pki_key_type(EVP_PKEY *k) {
         char group[64] = "", *s = NULL;
         size_t gl = 0;
@@ -784,13 +799,17 @@ void pki_assess(const PkiBlob *cert, const PkiBlob *key, const PkiBlob *ca, uint
                 check_validity(a->cert, &a->info, now, cert->path, f);
                 check_leaf_extensions(a->cert, cert->path, f);
                 check_key_strength(X509_get0_pubkey(a->cert), cert->path, f);
-                a->cert_key_id = pki_pubkey_id(X509_get0_pubkey(a->cert));
+                a->cert_key_id = cert_pubkey_id(a->cert);
         }
-        if (a->key)
-                a->key_id = pki_pubkey_id(a->key);
         if (a->cert && a->key) {
                 a->key_matches = EVP_PKEY_eq(X509_get0_pubkey(a->cert), a->key) == 1;
                 ERR_clear_error();
+        }
+        /* encoding a key's public half goes through OpenSSL's slow encoder:
+         * a matching key has the certificate's id */
+        if (a->key)
+                a->key_id = a->key_matches && a->cert_key_id ? strdup(a->cert_key_id) : pki_pubkey_id(a->key);
+        if (a->cert && a->key) {
                 if (!a->key_matches)
                         findings_add(f, HEALTH_CRITICAL, FINDING_TRANSIENT, "key_mismatch", key->path,
                                      "Install the key that belongs to the certificate (compare: openssl x509 -noout -pubkey -in client.crt; openssl pkey -pubout -in client.key)",
