@@ -6,7 +6,7 @@ import os
 import subprocess
 import threading
 
-from agvtest import TestPKI, cert_pem, key_pem, primary_group, serial_hex, wait_until  # noqa: F401
+from agvtest import cert_pem, key_pem, primary_group
 
 
 def cert_section(agent):

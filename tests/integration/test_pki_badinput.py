@@ -4,7 +4,6 @@ agent recovers when a good pair follows. Plus `agv-agent check` offline."""
 
 import datetime
 import os
-import shutil
 import subprocess
 import threading
 

@@ -5,10 +5,9 @@ bad writes, the directory replaced, CLOCK_REALTIME expiry."""
 import os
 import random
 import shutil
-import time
 
-from agvtest import SLOW, default_pair, deploy_pair, install_file, cert_pem, key_pem, serial_hex, wait_until
-from pkitest import Poller, TestPKI, cert_section, guide_install, write
+from agvtest import default_pair, deploy_pair, install_file, cert_pem, key_pem, serial_hex, wait_until
+from pkitest import Poller, cert_section, guide_install
 
 
 def test_guide_renewal_while_polling(agents, tmp_path):
@@ -190,3 +189,39 @@ def test_metrics(agents, tmp_path):
     assert "agv_cert_generation 2" in lines
     assert "agv_renewals_total 1" in lines
     assert any(l.startswith("agv_cert_expired{") and l.endswith(" 0") for l in lines)
+
+
+def test_reload_moves_the_directory(agents, tmp_path):
+    """[pki] dir changed by a reload: the new directory is assessed and
+    watched, the old one no longer matters."""
+    a = agents().start()
+    new_dir = os.path.join(a.dir, "pki2")
+    os.mkdir(new_dir, 0o755)
+    cert, key = default_pair.pki.client()
+    deploy_pair(new_dir, cert, key, ca=default_pair.pki)
+    a.update_config("pki", dir=new_dir)
+    a.reload()
+    st = cert_section(a)
+    assert st["serial"] == serial_hex(cert) and st["generation"] == 2
+    assert st["path"] == os.path.join(new_dir, "client.crt")
+    # changes in the old directory are ignored, in the new one picked up
+    os.unlink(os.path.join(a.pki_dir, "client.key"))
+    cert2, key2 = default_pair.pki.client()
+    deploy_pair(new_dir, cert2, key2)
+    wait_until(lambda: cert_section(a)["serial"] == serial_hex(cert2), what="pair in the new directory")
+    assert a.status()["state"] == "ok"
+
+
+def test_clock_travel_reevaluates(agents, tmp_path):
+    """The wall clock moved past notAfter ([test] clock_offset + SIGHUP): the
+    active pair is expired at once; moved back, it is valid again."""
+    a = agents().start()
+    a.update_config("test", clock_offset=400 * 86400)
+    a.reload()
+    st = a.status()
+    assert st["certificate"]["state"] == "invalid" and st["state"] == "critical"
+    assert any(r["code"] == "cert_expired" for r in st["reasons"])
+    assert st["certificate"]["generation"] == 1  # still the same pair
+    a.update_config("test", clock_offset=0)
+    a.reload()
+    assert cert_section(a)["state"] == "ok"
