@@ -225,3 +225,20 @@ def test_clock_travel_reevaluates(agents, tmp_path):
     a.update_config("test", clock_offset=0)
     a.reload()
     assert cert_section(a)["state"] == "ok"
+
+
+def test_future_pair_activates_at_not_before(agents, tmp_path):
+    """A pair issued a moment in the future (clock skew at the CA) is
+    rejected, then activated by the notBefore timer without any file event."""
+    import datetime
+    a = agents({"pki": {"rescan_interval": "1h"}}).start()
+    now = datetime.datetime.now(datetime.timezone.utc).replace(microsecond=0)
+    cert, key = default_pair.pki.client(not_before=now + datetime.timedelta(seconds=3),
+                                        not_after=now + datetime.timedelta(days=30))
+    deploy_pair(a.pki_dir, cert, key)
+    wait_until(lambda: cert_section(a)["state"] == "rejected", what="rejected while not yet valid")
+    c = cert_section(a)
+    assert c["candidate"]["serial"] == serial_hex(cert)
+    assert [f["code"] for f in c["candidate"]["findings"]] == ["cert_not_yet_valid"]
+    wait_until(lambda: cert_section(a)["serial"] == serial_hex(cert), timeout=10, what="activated at notBefore")
+    assert a.status()["state"] == "ok"
