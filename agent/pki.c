@@ -376,8 +376,7 @@ static int pki_start(void *mod) {
         Pki *p = mod;
         int r = watch_start(p);
         if (r < 0)
-                log_warning_errno(r, "Cannot watch %s; only the %s rescan will notice changes",
-                                  p->m->config->pki.dir, "periodic");
+                log_warning_errno(r, "Cannot watch %s", p->m->config->pki.dir);
         /* READY=1 waits for this: "active" means "assessed" */
         pki_assess_now(p, "start");
         return 0;

@@ -164,8 +164,7 @@ static int on_io(sd_event_source *s, int fd, uint32_t revents, void *userdata) {
         if (rebuild) {
                 /* the directory was replaced (or appeared): watch the new one */
                 if (watch_setup(w) < 0)
-                        log_warning("The PKI watch is down; the %s rescan keeps checking",
-                                    "periodic");
+                        log_warning("The PKI watch is down; the periodic rescan keeps checking");
                 w->handler(w->userdata, WATCH_REBUILT);
         } else
                 w->handler(w->userdata, overflow ? WATCH_OVERFLOW : WATCH_EVENT);
@@ -211,13 +210,16 @@ int pki_watch_new(sd_event *e, char *const *dirs, usec_t rescan_interval, PkiWat
         STRV_FOREACH(d, dirs)
                 if (!strv_contains(w->dirs, *d) && strv_extend(&w->dirs, *d) < 0)
                         return -ENOMEM;
-        r = watch_setup(w);
-        if (r < 0)
-                return r;
         r = sd_event_add_time_relative(e, &w->timer, CLOCK_MONOTONIC, rescan_interval, USEC_PER_SEC, on_timer, w);
         if (r < 0)
                 return r;
         (void) sd_event_source_set_description(w->timer, "pki-rescan");
+        /* without inotify (fd or watch limits) the rescan timer still runs
+         * and retries the setup on every tick */
+        r = watch_setup(w);
+        if (r < 0)
+                log_warning_errno(r, "No inotify watch for now; rescanning every %llus until it can be set up",
+                                  (unsigned long long) (rescan_interval / USEC_PER_SEC));
         *ret = TAKE_PTR(w);
         return 0;
 }
