@@ -81,7 +81,10 @@ int pki_pass_run(const PkiSection *cfg, bool enforce, uint64_t now, PkiPass *ret
         key = (PkiBlob) { cfg->private_key, ret->files[ROLE_PRIVATE_KEY].data, ret->files[ROLE_PRIVATE_KEY].len };
         ca = (PkiBlob) { cfg->ca_bundle, ret->files[ROLE_CA_BUNDLE].data, ret->files[ROLE_CA_BUNDLE].len };
         pki_assess(&cert, &key, &ca, now, &ret->a);
-        return pki_scan_ca_keys(cfg->dir, ret->a.ca, &ret->a.findings);
+        {
+                const char *own[] = { cfg->certificate, cfg->private_key, cfg->ca_bundle, NULL };
+                return pki_scan_ca_keys(cfg->dir, ret->a.ca, own, &ret->a.findings);
+        }
 }
 
 /* ---- the module ----------------------------------------------------------- */

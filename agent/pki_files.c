@@ -256,7 +256,15 @@ int pki_file_load(PkiRole role, const char *path, const PkiPolicy *want, bool en
         return 0;
 }
 
-int pki_scan_ca_keys(const char *dir, STACK_OF(X509) *ca, Findings *f) {
+static bool is_own(const char *dir, const char *name, const char *const *own) {
+        size_t n = strlen(dir);
+        for (; own && *own; own++)
+                if (strneq(*own, dir, n) && (*own)[n] == '/' && streq(*own + n + 1, name))
+                        return true;
+        return false;
+}
+
+int pki_scan_ca_keys(const char *dir, STACK_OF(X509) *ca, const char *const *own, Findings *f) {
         _cleanup_close_ int dfd = -1;
         DIR *d;
         struct dirent *de;
@@ -279,7 +287,7 @@ int pki_scan_ca_keys(const char *dir, STACK_OF(X509) *ca, Findings *f) {
                         continue;
                 if (fstatat(dirfd(d), de->d_name, &st, AT_SYMLINK_NOFOLLOW) < 0 || !S_ISREG(st.st_mode))
                         continue;
-                named = pki_name_looks_like_ca_key(de->d_name);
+                named = pki_name_looks_like_ca_key(de->d_name) && !is_own(dir, de->d_name, own);
                 if (!named) {
                         if (!ca || (size_t) st.st_size > PKI_FILE_MAX)
                                 continue;

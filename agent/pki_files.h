@@ -67,5 +67,6 @@ int pki_file_load(PkiRole role, const char *path, const PkiPolicy *want, bool en
 int pki_fd_repair(int fd, const char *path, const struct stat *st, const PkiPolicy *want);
 
 /* Look for CA private keys in dir: names like ca.key, or any private key
- * matching a certificate of `ca` (may be NULL). */
-int pki_scan_ca_keys(const char *dir, STACK_OF(X509) *ca, Findings *f);
+ * matching a certificate of `ca` (may be NULL). Paths in `own` (the
+ * configured files) are judged by content only, not by name. */
+int pki_scan_ca_keys(const char *dir, STACK_OF(X509) *ca, const char *const *own, Findings *f);

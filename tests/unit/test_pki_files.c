@@ -253,20 +253,26 @@ static void test_ca_key_scan(void **state) {
         assert_true(asprintf(&named, "%s/ca.key", sub) > 0);
         assert_true(asprintf(&hidden, "%s/backup.pem", sub) > 0);
 
-        assert_int_equal(pki_scan_ca_keys(sub, s, &f), 0);
+        assert_int_equal(pki_scan_ca_keys(sub, s, NULL, &f), 0);
         assert_int_equal(f.n, 0);
 
         write_file(named, "whatever", 0400);
-        assert_int_equal(pki_scan_ca_keys(sub, s, &f), 0);
+        assert_int_equal(pki_scan_ca_keys(sub, s, NULL, &f), 0);
         assert_int_equal(f.n, 1);
         assert_string_equal(f.items[0].code, "ca_key_present");
         assert_string_equal(f.items[0].file, named);
         findings_done(&f);
+        /* unless it is the configured key itself: then only its content counts */
+        {
+                const char *own[] = { named, NULL };
+                assert_int_equal(pki_scan_ca_keys(sub, s, own, &f), 0);
+                assert_int_equal(f.n, 0);
+        }
         unlink(named);
 
         /* a CA key under an innocent name is found by its content */
         write_file(hidden, k, 0400);
-        assert_int_equal(pki_scan_ca_keys(sub, s, &f), 0);
+        assert_int_equal(pki_scan_ca_keys(sub, s, NULL, &f), 0);
         assert_int_equal(f.n, 1);
         assert_string_equal(f.items[0].file, hidden);
         findings_done(&f);
