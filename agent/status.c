@@ -183,38 +183,149 @@ static const char *get_str(json_object *o, const char *k) {
         return json_object_get_string(v);
 }
 
-/* Each section renders itself as "key: value" lines; sections come from the
- * other modules, so the renderer walks known fields generically and leaves
- * nested detail to --json. */
-static void render_section(Buf *b, const char *title, json_object *sec) {
-        if (!sec || !json_object_is_type(sec, json_type_object))
-                return;
+static json_object *get_obj(json_object *o, const char *k) {
+        json_object *v;
+        if (!o || !json_object_object_get_ex(o, k, &v) || !v || !json_object_is_type(v, json_type_object))
+                return NULL;
+        return v;
+}
+
+static int64_t get_int(json_object *o, const char *k, int64_t def) {
+        json_object *v;
+        if (!o || !json_object_object_get_ex(o, k, &v) || !v)
+                return def;
+        return json_object_get_int64(v);
+}
+
+/* "2027-11-28T17:40:24Z" -> "2027-11-28" */
+static void put_date(Buf *b, const char *rfc3339) {
+        if (rfc3339 && strlen(rfc3339) >= 10)
+                buf_append(b, rfc3339, 10);
+        else
+                buf_puts(b, strna(rfc3339));
+}
+
+static void put_left(Buf *b, int64_t secs) {
+        if (secs < 0)
+                buf_printf(b, "expired %lldd ago", (long long) (-secs / 86400));
+        else if (secs >= 2 * 86400)
+                buf_printf(b, "%lldd left", (long long) (secs / 86400));
+        else
+                buf_printf(b, "%lldh left", (long long) (secs / 3600));
+}
+
+static void render_certificate(Buf *b, json_object *c) {
+        json_object *cand = get_obj(c, "candidate"), *findings;
+        const char *serial = get_str(c, "serial");
+
+        if (!serial) {
+                buf_printf(b, "%-12s no active pair (%s)\n", "certificate", strna(get_str(c, "state")));
+        } else {
+                buf_printf(b, "%-12s %s, serial %s, %s\n", "certificate", strna(get_str(c, "subject")), serial,
+                           strna(get_str(c, "key_type")));
+                buf_printf(b, "%-12s valid ", "");
+                put_date(b, get_str(c, "not_before"));
+                buf_puts(b, " to ");
+                put_date(b, get_str(c, "not_after"));
+                buf_puts(b, " (");
+                put_left(b, get_int(c, "seconds_left", 0));
+                buf_printf(b, "), chain %s, generation %lld, %s\n", strna(get_str(c, "chain")),
+                           (long long) get_int(c, "generation", 0), strna(get_str(c, "state")));
+        }
+        if (cand) {
+                buf_printf(b, "%-12s candidate %s", "", get_str(cand, "serial") ? get_str(cand, "serial") : "(unreadable)");
+                if (json_object_object_get_ex(cand, "findings", &findings) && json_object_array_length(findings) > 0)
+                        buf_printf(b, " not activated: %s",
+                                   strna(get_str(json_object_array_get_idx(findings, 0), "message")));
+                buf_puts(b, "\n");
+        }
+}
+
+static void render_permissions(Buf *b, json_object *p) {
+        static const struct {
+                const char *key, *label;
+        } files[] = {
+                { "private_key", "key" }, { "certificate", "cert" }, { "ca_bundle", "ca" }, { "directory", "dir" },
+        };
+        bool first = true;
+
+        buf_printf(b, "%-12s %s:", "permissions", strna(get_str(p, "policy")));
+        for (size_t i = 0; i < ELEMENTSOF(files); i++) {
+                const char *v = get_str(p, files[i].key);
+                if (!v)
+                        continue;
+                buf_printf(b, "%s %s %s", first ? "" : ",", files[i].label, v);
+                first = false;
+        }
+        buf_printf(b, "; %lld repaired\n", (long long) get_int(p, "repaired", 0));
+}
+
+static void render_child(Buf *b, json_object *c) {
+        json_object *health = get_obj(c, "health");
+        const char *state = get_str(c, "state");
+
+        buf_printf(b, "%-12s %s", "signer", strna(state));
+        if (get_int(c, "pid", 0) > 0)
+                buf_printf(b, ", pid %lld", (long long) get_int(c, "pid", 0));
+        if (health)
+                buf_printf(b, ", health %s", get_int(health, "ok", 0) ? "ok" : "FAILED");
+        buf_printf(b, ", %lld client%s, %lld restart%s, %lld replacement%s\n", (long long) get_int(c, "clients", 0),
+                   get_int(c, "clients", 0) == 1 ? "" : "s", (long long) get_int(c, "restarts", 0),
+                   get_int(c, "restarts", 0) == 1 ? "" : "s", (long long) get_int(c, "replacements", 0),
+                   get_int(c, "replacements", 0) == 1 ? "" : "s");
+        if (get_str(c, "last_error"))
+                buf_printf(b, "%-12s last error: %s\n", "", get_str(c, "last_error"));
+}
+
+static void render_alerts(Buf *b, json_object *a) {
+        json_object *channels = get_obj(a, "channels");
+
+        buf_printf(b, "%-12s next ", "alerts");
+        if (get_str(a, "next_alert"))
+                put_date(b, get_str(a, "next_alert"));
+        else
+                buf_puts(b, "none planned");
+        buf_printf(b, ", %lld pending", (long long) get_int(a, "pending_deliveries", 0));
+        if (channels) {
+                json_object_object_foreach(channels, name, ch) {
+                        const char *last = get_str(ch, "last_result");
+                        buf_printf(b, ", %s %s", name, last ? last : "idle");
+                }
+        }
+        buf_puts(b, "\n");
+}
+
+/* Sections this renderer does not know are shown as their scalar fields. */
+static void render_generic(Buf *b, const char *title, json_object *sec) {
         buf_printf(b, "%s:\n", title);
         json_object_object_foreach(sec, key, val) {
-                if (!val)
+                if (!val || json_object_is_type(val, json_type_object) || json_object_is_type(val, json_type_array))
                         continue;
-                switch (json_object_get_type(val)) {
-                case json_type_object:
-                case json_type_array:
-                        continue;
-                default:
-                        buf_printf(b, "  %-20s %s\n", key, json_object_get_string(val));
-                }
+                buf_printf(b, "  %-20s %s\n", key, json_object_get_string(val));
         }
 }
 
 char *status_render_text(json_object *result, bool colour) {
+        static const struct {
+                const char *name;
+                void (*render)(Buf *b, json_object *section);
+        } sections[] = {
+                { "certificate", render_certificate },
+                { "permissions", render_permissions },
+                { "child", render_child },
+                { "alerts", render_alerts },
+                { "credentials", NULL },
+        };
         Buf b = {};
         Health h = status_result_health(result);
-        json_object *reasons, *sections;
-        const char *reset = colour ? "\033[0m" : "";
-        static const char *const order[] = { "certificate", "permissions", "child", "alerts", "credentials" };
+        json_object *reasons, *inactive;
+        const char *reset = colour ? "\033[0m" : "", *summary = get_str(result, "summary");
 
-        buf_printf(&b, "agv-agent %s, up %ss: %s%s%s\n", strna(get_str(result, "version")),
-                   strna(get_str(result, "uptime_s")), colour_of(h, colour), health_to_string(h), reset);
-        const char *summary = get_str(result, "summary");
+        buf_printf(&b, "agv-agent %s: %s%s%s", strna(get_str(result, "version")), colour_of(h, colour),
+                   health_to_string(h), reset);
         if (!isempty(summary))
-                buf_printf(&b, "  %s\n", summary);
+                buf_printf(&b, ": %s", summary);
+        buf_printf(&b, " (up %ss)\n", strna(get_str(result, "uptime_s")));
         if (json_object_object_get_ex(result, "reasons", &reasons))
                 for (size_t i = 0; i < json_object_array_length(reasons); i++) {
                         json_object *r = json_object_array_get_idx(reasons, i);
@@ -223,15 +334,21 @@ char *status_render_text(json_object *result, bool colour) {
                                    strna(get_str(r, "level")), reset, strna(get_str(r, "message")),
                                    strna(get_str(r, "code")));
                 }
-        for (size_t i = 0; i < ELEMENTSOF(order); i++)
-                if (json_object_object_get_ex(result, order[i], &sections))
-                        render_section(&b, order[i], sections);
-        if (json_object_object_get_ex(result, "inactive", &sections) &&
-            json_object_array_length(sections) > 0) {
+        for (size_t i = 0; i < ELEMENTSOF(sections); i++) {
+                json_object *sec = get_obj(result, sections[i].name);
+                if (!sec)
+                        continue;
+                if (sections[i].render)
+                        sections[i].render(&b, sec);
+                else
+                        render_generic(&b, sections[i].name, sec);
+        }
+        if (json_object_object_get_ex(result, "inactive", &inactive) && inactive &&
+            json_object_array_length(inactive) > 0) {
                 buf_puts(&b, "inactive:");
-                for (size_t i = 0; i < json_object_array_length(sections); i++)
-                        buf_printf(&b, " [%s]", json_object_get_string(json_object_array_get_idx(sections, i)));
-                buf_puts(&b, " (configured, not yet implemented)\n");
+                for (size_t i = 0; i < json_object_array_length(inactive); i++)
+                        buf_printf(&b, " [%s]", json_object_get_string(json_object_array_get_idx(inactive, i)));
+                buf_puts(&b, " (configured, not part of this build)\n");
         }
         return buf_steal(&b);
 }

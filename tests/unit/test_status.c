@@ -66,15 +66,26 @@ static void test_render_text(void **state) {
         json_object_object_add(sb.root, "uptime_s", json_object_new_int(12));
         cert = json_object_new_object();
         json_object_object_add(cert, "serial", json_object_new_string("0A1B"));
+        json_object_object_add(cert, "subject", json_object_new_string("CN=vm"));
+        json_object_object_add(cert, "key_type", json_object_new_string("RSA-2048"));
+        json_object_object_add(cert, "chain", json_object_new_string("verified"));
+        json_object_object_add(cert, "seconds_left", json_object_new_int64(364 * 86400 + 5));
         status_set_section(&sb, "certificate", cert);
+        {
+                json_object *cred = json_object_new_object(); /* unknown to the renderer: generic */
+                json_object_object_add(cred, "note", json_object_new_string("x"));
+                status_set_section(&sb, "credentials", cred);
+        }
         status_set_section(&sb, "child", NULL);
         status_add_reason(&sb, HEALTH_WARNING, "w", "look at this");
         r = status_builder_finish(&sb);
 
         text = status_render_text(r, false);
-        assert_non_null(strstr(text, "agv-agent 9.9, up 12s: warning"));
+        assert_non_null(strstr(text, "agv-agent 9.9: warning (up 12s)\n"));
         assert_non_null(strstr(text, "look at this (w)"));
-        assert_non_null(strstr(text, "certificate:\n  serial"));
+        assert_non_null(strstr(text, "certificate  CN=vm, serial 0A1B, RSA-2048\n"));
+        assert_non_null(strstr(text, "(364d left), chain verified"));
+        assert_non_null(strstr(text, "credentials:\n  note"));
         assert_null(strstr(text, "\033["));
         free(text);
         text = status_render_text(r, true);
