@@ -69,9 +69,10 @@ def main():
         a.start()
         try:
             print(f"# agent {agent_bin}, pid {a.proc.pid}")
-            out = subprocess.run([os.path.join(args.build, "bench", "control_bench"), a.socket,
-                                  str(args.requests)], capture_output=True, text=True, check=True).stdout
-            print(out, end="")
+            for mode in ([], ["status", "spin"]):
+                out = subprocess.run([os.path.join(args.build, "bench", "control_bench"), a.socket,
+                                      str(args.requests), *mode], capture_output=True, text=True, check=True).stdout
+                print(out, end="")
 
             status_cmd = [agent_bin, "status", "--json", "--socket", a.socket]
             openssl_cmd = ["openssl", "x509", "-noout", "-enddate", "-in", os.path.join(a.pki_dir, "client.crt")]
@@ -88,8 +89,15 @@ def main():
             time.sleep(args.idle)
             rss1 = proc_field(pid, "VmRSS")
             v1, n1 = proc_field(pid, "voluntary_ctxt_switches"), proc_field(pid, "nonvoluntary_ctxt_switches")
-            print(f"idle {args.idle}s: RSS {rss0} -> {rss1} KiB; context switches voluntary +{v1 - v0}, "
-                  f"involuntary +{n1 - n0}")
+            roll = {}
+            with open(f"/proc/{pid}/smaps_rollup") as f:
+                for line in f:
+                    parts = line.split()
+                    if len(parts) >= 2 and parts[0].endswith(":"):
+                        roll[parts[0][:-1]] = parts[1]
+            print(f"idle {args.idle}s: RSS {rss0} -> {rss1} KiB (PSS {roll.get('Pss')} KiB, private "
+                  f"{int(roll.get('Private_Clean', 0)) + int(roll.get('Private_Dirty', 0))} KiB); "
+                  f"context switches voluntary +{v1 - v0}, involuntary +{n1 - n0}")
         finally:
             a.stop()
 
