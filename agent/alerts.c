@@ -65,6 +65,7 @@ typedef struct Alerts {
         uint64_t last_planned, last_fired; /* for status: how late the timer fired */
 
         sd_event_source *retry_timer; /* CLOCK_MONOTONIC: queued deliveries */
+        sd_event_source *save_defer;  /* idle priority: state no delivery waits for */
         sd_event_source *am_timer;    /* CLOCK_MONOTONIC: Alertmanager resend / retry */
         sd_event_source *textfile_timer;
         HttpClient *http;
@@ -159,6 +160,22 @@ static void save_store(Alerts *a) {
                 return;
         }
         a->store_dirty = false;
+}
+
+static int on_save_defer(sd_event_source *s, void *userdata) {
+        save_store(userdata);
+        return 0;
+}
+
+/* Persist at idle priority, after whatever else is ready in this loop
+ * iteration (a status request waiting for a renewal's new serial, say).
+ * Only for state no delivery depends on yet: before a delivery the store is
+ * saved synchronously, so a crash never sends twice. */
+static void save_store_soon(Alerts *a) {
+        if (!a->store_dirty)
+                return;
+        if (!a->save_defer || sd_event_source_set_enabled(a->save_defer, SD_EVENT_ONESHOT) < 0)
+                save_store(a);
 }
 
 static void stats_record(Alerts *a, Channel c, bool ok, const char *alert, const char *error) {
@@ -752,7 +769,7 @@ static void evaluate(Alerts *a) {
         if (a->have_ca)
                 next = MIN(next, plan_role(a, "ca", &a->ca, now));
         arm_plan_timer(a, next);
-        save_store(a);
+        save_store_soon(a);
         manager_state_changed(a->m);
 }
 
@@ -937,6 +954,7 @@ static void *alerts_free(void *mod) {
         http_client_free(a->http); /* cancels requests without callbacks */
         sd_event_source_disable_unref(a->plan_timer);
         sd_event_source_disable_unref(a->retry_timer);
+        sd_event_source_disable_unref(a->save_defer);
         sd_event_source_disable_unref(a->am_timer);
         sd_event_source_disable_unref(a->textfile_timer);
         alert_store_done(&a->store);
@@ -998,8 +1016,12 @@ static int alerts_new(Manager *m, void **ret) {
         if (r >= 0)
                 r = sd_event_add_time(m->event, &a->textfile_timer, CLOCK_MONOTONIC, USEC_INFINITY, USEC_PER_SEC,
                                       on_textfile_timer, a);
+        if (r >= 0)
+                r = sd_event_add_defer(m->event, &a->save_defer, on_save_defer, a);
         if (r < 0)
                 goto fail;
+        (void) sd_event_source_set_priority(a->save_defer, SD_EVENT_PRIORITY_IDLE);
+        (void) sd_event_source_set_enabled(a->save_defer, SD_EVENT_OFF);
         (void) sd_event_source_set_enabled(a->plan_timer, SD_EVENT_OFF);
         (void) sd_event_source_set_enabled(a->retry_timer, SD_EVENT_OFF);
         (void) sd_event_source_set_enabled(a->am_timer, SD_EVENT_OFF);
