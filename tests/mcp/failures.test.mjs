@@ -33,7 +33,8 @@ describe("misbehaving children", () => {
         it("hung child (no ping answer) is replaced; its in-flight request fails after drain_timeout", async () => {
                 agent = await new Agent({
                         command: demo("--hang-after=1"),
-                        child: { ping_interval: "200ms", ping_timeout: "100ms", drain_timeout: "500ms" },
+                        // generous enough that a loaded CI machine does not miss a healthy ping
+                        child: { ping_interval: "600ms", ping_timeout: "400ms", drain_timeout: "1s" },
                 }).start();
                 const c = await agent.client();
                 const first = (await agent.child()).pid;
