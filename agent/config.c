@@ -265,6 +265,7 @@ static const KeyDef keys[] = {
         { "pki", "private_key", KT_PKI_PATH, K(pki, private_key), "client.key", "a file name in dir, or an absolute path" },
         { "pki", "ca_bundle", KT_PKI_PATH, K(pki, ca_bundle), "ca.pem", "a file name in dir, an absolute path, or empty for none" },
         { "pki", "group", KT_GROUP, K(pki, group), "agentic-vault", "the group that may read the key (name or gid)" },
+        { "pki", "owner", KT_USER, K(pki, owner), "root", "a user name or uid (root in production)" },
         { "pki", "permissions", KT_PERMISSIONS, K(pki, permissions), "enforce", "enforce or audit" },
         { "pki", "key_mode", KT_MODE, K(pki, key_mode), "0440", "an octal mode such as 0440" },
         { "pki", "cert_mode", KT_MODE, K(pki, cert_mode), "0444", "an octal mode such as 0444" },
@@ -828,6 +829,9 @@ static void validate(ParseState *st) {
         check_group(st, "pki", "group", &c->pki.group);
         check_group(st, "child", "group", &c->child.group);
         check_user(st, "child", "user", &c->child.user);
+        check_user(st, "pki", "owner", &c->pki.owner);
+        if (!c->pki.owner.name)
+                err_at(st, "pki", "owner", "is required; write root (or the user owning the files in a test setup)");
         check_user(st, "alerts", "command_user", &c->alerts.command_user);
 
         if (!c->agent.socket)
@@ -919,6 +923,7 @@ Config *config_free(Config *c) {
         free(c->pki.private_key);
         free(c->pki.ca_bundle);
         free(c->pki.group.name);
+        free(c->pki.owner.name);
         strv_free(c->child.command);
         free(c->child.user.name);
         free(c->child.group.name);

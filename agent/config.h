@@ -52,6 +52,7 @@ typedef struct PkiSection {
         char *private_key;
         char *ca_bundle;    /* NULL: no CA bundle configured */
         ConfigGroup group;
+        ConfigUser owner;   /* owner of every PKI file; root in production */
         PermissionsPolicy permissions;
         mode_t key_mode;
         mode_t cert_mode;

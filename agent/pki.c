@@ -38,14 +38,17 @@ typedef struct Pki {
 
 static PkiPolicy policy_for(const PkiSection *c, PkiRole role) {
         switch (role) {
+        /* owner root by default: the key's group is the app group, every
+         * other file belongs to the owner's own group (root:root) */
         case ROLE_PRIVATE_KEY:
-                return (PkiPolicy) { .mode = c->key_mode, .uid = 0, .gid = c->group.name ? c->group.gid : 0 };
+                return (PkiPolicy) { .mode = c->key_mode, .uid = c->owner.uid,
+                                     .gid = c->group.name ? c->group.gid : c->owner.gid };
         case ROLE_CERTIFICATE:
-                return (PkiPolicy) { .mode = c->cert_mode };
+                return (PkiPolicy) { .mode = c->cert_mode, .uid = c->owner.uid, .gid = c->owner.gid };
         case ROLE_CA_BUNDLE:
-                return (PkiPolicy) { .mode = c->ca_mode };
+                return (PkiPolicy) { .mode = c->ca_mode, .uid = c->owner.uid, .gid = c->owner.gid };
         default:
-                return (PkiPolicy) { .mode = c->dir_mode };
+                return (PkiPolicy) { .mode = c->dir_mode, .uid = c->owner.uid, .gid = c->owner.gid };
         }
 }
 

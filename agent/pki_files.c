@@ -247,8 +247,9 @@ int pki_file_load(PkiRole role, const char *path, const PkiPolicy *want, bool en
         ret->perm = PERM_DRIFT;
         findings_add(f, enforce ? MAX(HEALTH_WARNING, drift_severity(role, ret->mode)) : drift_severity(role, ret->mode),
                      FINDING_OTHER, is_dir ? "dir_permissions" : "permissions", path,
-                     role == ROLE_PRIVATE_KEY ? "chmod 440 and chown root:<group> the key (or set [pki] permissions=enforce)"
-                                              : "Restore the mode and owner (or set [pki] permissions=enforce)",
+                     enforce ? "The agent could not repair this: run it as root, or set [pki] owner to the user that owns these files"
+                     : role == ROLE_PRIVATE_KEY ? "chmod 440 and chown root:<group> the key (or set [pki] permissions = enforce)"
+                                                : "Restore the mode and owner (or set [pki] permissions = enforce)",
                      "%s is %04o %u:%u, expected %04o %u:%u%s%s", fn, (unsigned) ret->mode, (unsigned) st.st_uid,
                      (unsigned) st.st_gid, (unsigned) want->mode, (unsigned) want->uid, (unsigned) want->gid,
                      ret->repair_error ? "; repair failed: " : "",

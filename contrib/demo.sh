@@ -74,6 +74,8 @@ socket_group = $GROUP
 [pki]
 dir = $DEMO/pki
 group = $GROUP
+# production files belong to root; the demo's belong to whoever runs it
+owner = $(id -un)
 
 [child]
 command = node $ROOT/contrib/demo-signer/demo-signer.mjs

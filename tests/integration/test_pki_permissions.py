@@ -93,3 +93,25 @@ def test_status_text_shows_sections(agents):
     assert "cert expires in" in r.stdout
     assert re.search(r"^certificate  .*, serial [0-9A-F]+, RSA-2048$", r.stdout, re.M), r.stdout
     assert re.search(r"^permissions  enforce: key 0440 \d+:\d+ ok, cert 0444 ", r.stdout, re.M), r.stdout
+
+
+def test_owner_setting(agents):
+    """[pki] owner names who owns the files: the agent gives them to that
+    user (and the key to owner:group), and an unprivileged agent's own files
+    are then in order."""
+    import pwd
+    nobody = pwd.getpwnam("nobody")
+    a = agents({"pki": {"owner": "nobody"}}).start()
+    key = os.path.join(a.pki_dir, "client.key")
+    crt = os.path.join(a.pki_dir, "client.crt")
+    wait_until(lambda: os.stat(crt).st_uid == nobody.pw_uid and os.stat(key).st_uid == nobody.pw_uid,
+               what="files given to nobody")
+    assert os.stat(crt).st_gid == nobody.pw_gid
+    assert os.stat(key).st_gid == grp.getgrnam(primary_group()).gr_gid  # the key keeps the app group
+    st = a.status()
+    assert perm_file(st, "certificate")["expected_owner"] == nobody.pw_uid
+    assert st["state"] == "ok", st["reasons"]
+    # an unknown owner is a config error naming the key
+    a.update_config("pki", owner="no-such-user-agv")
+    r = a.cli("check-config", "--config", a.config_path)
+    assert r.returncode == 1 and "owner" in r.stderr and "no-such-user-agv" in r.stderr
