@@ -281,6 +281,17 @@ static void delivery_done(Alerts *a, AlertDelivery *d, Channel c) {
         a->store_dirty = true;
 }
 
+/* One attempt ended (error NULL: delivered): record it, persist, go on. */
+static void delivery_finished(Alerts *a, AlertDelivery *d, Channel c, const char *error) {
+        if (error)
+                delivery_failed(a, d, c, error);
+        else
+                delivery_done(a, d, c);
+        save_store(a);
+        manager_state_changed(a->m);
+        process_queue(a);
+}
+
 static void on_webhook_done(HttpRequest *r, int error, long status, const char *message, void *userdata) {
         Alerts *a = userdata;
         AlertDelivery *d = a->webhook_item;
@@ -289,20 +300,15 @@ static void on_webhook_done(HttpRequest *r, int error, long status, const char *
         a->webhook_item = NULL;
         if (!d)
                 return;
-        if (error < 0) {
-                _cleanup_free_ char *e = NULL;
-                if (asprintf(&e, "%s", error == -ETIMEDOUT ? "timed out" : message) < 0)
-                        e = NULL;
-                delivery_failed(a, d, CHANNEL_WEBHOOK, e ? e : "transfer failed");
-        } else if (status < 200 || status > 299) {
+        if (error < 0)
+                delivery_finished(a, d, CHANNEL_WEBHOOK,
+                                  error == -ETIMEDOUT ? "timed out" : message ? message : "transfer failed");
+        else if (status < 200 || status > 299) {
                 char e[64];
                 snprintf(e, sizeof(e), "HTTP status %ld", status);
-                delivery_failed(a, d, CHANNEL_WEBHOOK, e);
+                delivery_finished(a, d, CHANNEL_WEBHOOK, e);
         } else
-                delivery_done(a, d, CHANNEL_WEBHOOK);
-        save_store(a);
-        manager_state_changed(a->m);
-        process_queue(a);
+                delivery_finished(a, d, CHANNEL_WEBHOOK, NULL);
 }
 
 static int start_webhook(Alerts *a, AlertDelivery *d) {
@@ -352,12 +358,9 @@ static void on_hook_done(HookRun *h, int result, const char *what, void *userdat
         if (result < 0) {
                 char e[128];
                 snprintf(e, sizeof(e), "command %s", what);
-                delivery_failed(a, d, CHANNEL_COMMAND, e);
+                delivery_finished(a, d, CHANNEL_COMMAND, e);
         } else
-                delivery_done(a, d, CHANNEL_COMMAND);
-        save_store(a);
-        manager_state_changed(a->m);
-        process_queue(a);
+                delivery_finished(a, d, CHANNEL_COMMAND, NULL);
 }
 
 static int start_command(Alerts *a, AlertDelivery *d) {
