@@ -10,20 +10,8 @@
 #include "strv.h"
 #include "verbs.h"
 
-#define EXIT_USAGE 64
 /* monitoring-plugin convention, shared by status and check */
 #define EXIT_UNKNOWN 3
-
-static int usage_error(const char *verb, const char *fmt, ...) _printf_(2, 3);
-static int usage_error(const char *verb, const char *fmt, ...) {
-        va_list ap;
-        fprintf(stderr, "agv-agent: ");
-        va_start(ap, fmt);
-        vfprintf(stderr, fmt, ap);
-        va_end(ap);
-        fprintf(stderr, "; try 'agv-agent %s%s--help'\n", strempty(verb), verb ? " " : "");
-        return EXIT_USAGE;
-}
 
 /* Options every client verb understands. */
 typedef struct ClientOptions {

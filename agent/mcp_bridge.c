@@ -101,14 +101,10 @@ int verb_mcp(int argc, char **argv) {
                                "closes.\n");
                         return 0;
                 default:
-                        fprintf(stderr, "agv-agent: unknown or incomplete option '%s'; try 'agv-agent mcp --help'\n",
-                                argv[optind - 1]);
-                        return 64;
+                        return usage_error("mcp", "unknown or incomplete option '%s'", argv[optind - 1]);
                 }
-        if (optind < argc) {
-                fprintf(stderr, "agv-agent: unexpected argument '%s'; try 'agv-agent mcp --help'\n", argv[optind]);
-                return 64;
-        }
+        if (optind < argc)
+                return usage_error("mcp", "unexpected argument '%s'", argv[optind]);
 
         path = resolve_socket(socket_opt, config);
         if (!path || strlen(path) >= sizeof(sa.sun_path)) {

@@ -9,13 +9,6 @@
 #include "strv.h"
 #include "verbs.h"
 
-#define EXIT_USAGE 64
-
-static int usage(const char *what, const char *arg) {
-        fprintf(stderr, "agv-agent check: %s '%s'\nTry 'agv-agent check --help'.\n", what, arg);
-        return EXIT_USAGE;
-}
-
 /* --dir moves the files that lived in the configured directory along. */
 static int rebase(char **path, const char *old_dir, const char *new_dir) {
         size_t n = strlen(old_dir);
@@ -80,12 +73,12 @@ int verb_check(int argc, char **argv) {
                                "  --dir DIR       check DIR instead of [pki] dir\n");
                         return 0;
                 default:
-                        return usage("unknown or incomplete option", argv[optind - 1]);
+                        return usage_error("check", "unknown or incomplete option '%s'", argv[optind - 1]);
                 }
         if (optind < argc)
-                return usage("unexpected argument", argv[optind]);
+                return usage_error("check", "unexpected argument '%s'", argv[optind]);
         if (dir && dir[0] != '/')
-                return usage("--dir needs an absolute path, not", dir);
+                return usage_error("check", "--dir needs an absolute path, not '%s'", dir);
 
         r = config_load(config_path ?: DEFAULT_CONFIG_PATH, NULL, !config_path, &cfg, &errors);
         if (r < 0) {

@@ -5,5 +5,12 @@
  * to. Each returns the process exit status. Declare them here and add an
  * entry to verbs[] in main.c. */
 
+#include "macro.h"
+
+/* Exit status of a usage error, with one line on stderr:
+ * "agv-agent: <message>; try 'agv-agent VERB --help'" (verb NULL: no verb). */
+#define EXIT_USAGE 64
+int usage_error(const char *verb, const char *fmt, ...) _printf_(2, 3);
+
 int verb_check(int argc, char **argv); /* pki_check.c: offline certificate check */
 int verb_mcp(int argc, char **argv);   /* mcp_bridge.c: stdio to MCP socket bridge */

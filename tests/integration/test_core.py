@@ -292,7 +292,9 @@ def test_cli_status_exit_codes_and_output(agents):
 
 
 def test_cli_usage_errors():
-    for args in (["status", "--bogus"], ["frob"], ["run", "--log-level", "loud"], ["status", "extra"]):
+    for args in (["status", "--bogus"], ["frob"], ["run", "--log-level", "loud"], ["status", "extra"],
+                 ["check", "--bogus"], ["check", "--dir", "relative"], ["mcp", "--x"], ["mcp", "extra"],
+                 ["reload", "--json", "x"], ["check-config", "--json"]):
         r = subprocess.run([AGENT, *args], capture_output=True, text=True)
         assert r.returncode == 64, (args, r)
         assert "try 'agv-agent" in r.stderr
