@@ -416,14 +416,14 @@ static json_object *finding_json(const Finding *f) {
         return o;
 }
 
-static json_object *findings_json(const Findings *fs) {
+json_object *pki_findings_json(const Findings *fs) {
         json_object *a = json_object_new_array();
         for (size_t i = 0; i < fs->n; i++)
                 json_object_array_add(a, finding_json(&fs->items[i]));
         return a;
 }
 
-static void cert_json(json_object *o, const CertInfo *c) {
+void pki_cert_json(json_object *o, const CertInfo *c) {
         json_object_object_add(o, "serial", json_string_or_null(c->serial));
         json_object_object_add(o, "subject", json_string_or_null(c->subject));
         json_object_object_add(o, "issuer", json_string_or_null(c->issuer));
@@ -431,6 +431,24 @@ static void cert_json(json_object *o, const CertInfo *c) {
         json_object_object_add(o, "not_after", json_time_or_null(c->not_after));
         json_object_object_add(o, "fingerprint_sha256", json_string_or_null(c->fingerprint_sha256));
         json_object_object_add(o, "key_type", json_string_or_null(c->key_type));
+}
+
+json_object *pki_file_json(const PkiFile *f) {
+        json_object *o = json_object_new_object();
+        char m1[8], m2[8];
+
+        snprintf(m1, sizeof(m1), "%04o", (unsigned) f->mode);
+        snprintf(m2, sizeof(m2), "%04o", (unsigned) f->want.mode);
+        json_object_object_add(o, "role", json_object_new_string(pki_role_to_string(f->role)));
+        json_object_object_add(o, "path", json_object_new_string(f->path));
+        json_object_object_add(o, "state", json_object_new_string(perm_state_to_string(f->perm)));
+        json_object_object_add(o, "mode", f->found ? json_object_new_string(m1) : NULL);
+        json_object_object_add(o, "owner", f->found ? json_object_new_int64(f->uid) : NULL);
+        json_object_object_add(o, "group", f->found ? json_object_new_int64(f->gid) : NULL);
+        json_object_object_add(o, "expected_mode", json_object_new_string(m2));
+        json_object_object_add(o, "expected_owner", json_object_new_int64(f->want.uid));
+        json_object_object_add(o, "expected_group", json_object_new_int64(f->want.gid));
+        return o;
 }
 
 static char *days_left(int64_t secs, char *buf, size_t n) {
@@ -458,7 +476,7 @@ static void pki_status(void *mod, StatusBuilder *sb) {
         json_object_object_add(c, "generation", json_object_new_int64(pr->generation));
         if (pr->have_active) {
                 left = ((int64_t) pr->active.not_after - (int64_t) manager_now_realtime(p->m)) / (int64_t) USEC_PER_SEC;
-                cert_json(c, &pr->active);
+                pki_cert_json(c, &pr->active);
                 json_object_object_add(c, "seconds_left", json_object_new_int64(left));
                 json_object_object_add(c, "activated_at", json_time_or_null(pr->active.activated_at));
         } else {
@@ -468,19 +486,19 @@ static void pki_status(void *mod, StatusBuilder *sb) {
                         json_object_object_add(c, nulls[i], NULL);
         }
         json_object_object_add(c, "chain", json_object_new_string(chain_status_to_string(pr->chain)));
-        json_object_object_add(c, "findings", findings_json(&pr->findings));
+        json_object_object_add(c, "findings", pki_findings_json(&pr->findings));
         if (pr->have_candidate || pr->candidate_findings.n > 0) {
                 json_object *cand = json_object_new_object();
                 if (pr->have_candidate)
-                        cert_json(cand, &pr->candidate);
-                json_object_object_add(cand, "findings", findings_json(&pr->candidate_findings));
+                        pki_cert_json(cand, &pr->candidate);
+                json_object_object_add(cand, "findings", pki_findings_json(&pr->candidate_findings));
                 json_object_object_add(c, "candidate", cand);
                 json_object_object_add(c, "candidate_serial", json_string_or_null(pr->candidate.serial));
         } else
                 json_object_object_add(c, "candidate", NULL);
         if (pr->have_ca) {
                 json_object *ca = json_object_new_object();
-                cert_json(ca, &pr->ca);
+                pki_cert_json(ca, &pr->ca);
                 json_object_object_add(c, "ca", ca);
         } else
                 json_object_object_add(c, "ca", NULL);
@@ -496,23 +514,12 @@ static void pki_status(void *mod, StatusBuilder *sb) {
         files = json_object_new_array();
         for (size_t i = 0; i < _ROLE_MAX; i++) {
                 const PkiFile *f = &p->files[i];
-                json_object *o;
                 char m1[8], m2[8], line[128];
                 if (!f->path)
                         continue;
-                o = json_object_new_object();
                 snprintf(m1, sizeof(m1), "%04o", (unsigned) f->mode);
                 snprintf(m2, sizeof(m2), "%04o", (unsigned) f->want.mode);
-                json_object_object_add(o, "role", json_object_new_string(pki_role_to_string(f->role)));
-                json_object_object_add(o, "path", json_object_new_string(f->path));
-                json_object_object_add(o, "state", json_object_new_string(perm_state_to_string(f->perm)));
-                json_object_object_add(o, "mode", f->found ? json_object_new_string(m1) : NULL);
-                json_object_object_add(o, "owner", f->found ? json_object_new_int64(f->uid) : NULL);
-                json_object_object_add(o, "group", f->found ? json_object_new_int64(f->gid) : NULL);
-                json_object_object_add(o, "expected_mode", json_object_new_string(m2));
-                json_object_object_add(o, "expected_owner", json_object_new_int64(f->want.uid));
-                json_object_object_add(o, "expected_group", json_object_new_int64(f->want.gid));
-                json_object_array_add(files, o);
+                json_object_array_add(files, pki_file_json(f));
                 /* one readable line per file for `agv-agent status` */
                 if (f->found && f->perm != PERM_UNSAFE)
                         snprintf(line, sizeof(line), "%s %u:%u %s%s%s", m1, (unsigned) f->uid, (unsigned) f->gid,

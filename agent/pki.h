@@ -21,4 +21,10 @@ typedef struct PkiPass {
 int pki_pass_run(const PkiSection *cfg, bool enforce, uint64_t now, PkiPass *ret);
 void pki_pass_done(PkiPass *p);
 
+/* JSON shapes shared by the status sections and `agv-agent check --json`
+ * (docs/pki.md). */
+json_object *pki_findings_json(const Findings *fs);
+void pki_cert_json(json_object *o, const CertInfo *c);
+json_object *pki_file_json(const PkiFile *f);
+
 /* `agv-agent check` is verb_check() in pki_check.c, declared in verbs.h. */

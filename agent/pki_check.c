@@ -38,14 +38,39 @@ static void print_cert(const CertInfo *c, uint64_t now) {
         printf("  key type     %s\n", c->key_type);
 }
 
+/* The same shapes as the status sections, so scripts can share parsers. */
+static void print_json(const Config *cfg, const PkiPass *pass, Health worst) {
+        _cleanup_json_ json_object *o = json_object_new_object();
+        json_object *cert = json_object_new_object(), *files = json_object_new_array();
+
+        json_object_object_add(o, "dir", json_object_new_string(cfg->pki.dir));
+        json_object_object_add(o, "state", json_object_new_string(health_to_string(worst)));
+        json_object_object_add(cert, "path", json_object_new_string(cfg->pki.certificate));
+        json_object_object_add(cert, "key_path", json_object_new_string(cfg->pki.private_key));
+        json_object_object_add(cert, "ca_bundle", json_string_or_null(cfg->pki.ca_bundle));
+        if (pass->a.cert)
+                pki_cert_json(cert, &pass->a.info);
+        json_object_object_add(cert, "key_matches", json_object_new_boolean(pass->a.key_matches));
+        json_object_object_add(cert, "chain", json_object_new_string(chain_status_to_string(pass->a.chain)));
+        json_object_object_add(o, "certificate", cert);
+        for (size_t i = 0; i < _ROLE_MAX; i++)
+                if (pass->files[i].path)
+                        json_object_array_add(files, pki_file_json(&pass->files[i]));
+        json_object_object_add(o, "permissions", files);
+        json_object_object_add(o, "findings", pki_findings_json(&pass->a.findings));
+        printf("%s\n", json_object_to_json_string_ext(o, JSON_C_TO_STRING_PRETTY | JSON_C_TO_STRING_NOSLASHESCAPE));
+}
+
 int verb_check(int argc, char **argv) {
         static const struct option opts[] = {
                 { "config", required_argument, NULL, 'c' },
                 { "dir", required_argument, NULL, 'd' },
+                { "json", no_argument, NULL, 'j' },
                 { "help", no_argument, NULL, 'h' },
                 {},
         };
         const char *config_path = NULL, *dir = NULL;
+        bool json = false;
         _cleanup_(config_freep) Config *cfg = NULL;
         _cleanup_(pki_pass_done) PkiPass pass = {};
         ConfigErrors errors = {};
@@ -56,7 +81,7 @@ int verb_check(int argc, char **argv) {
 
         optind = 0;
         opterr = 0;
-        while ((c = getopt_long(argc, argv, "+c:d:h", opts, NULL)) >= 0)
+        while ((c = getopt_long(argc, argv, "+c:d:jh", opts, NULL)) >= 0)
                 switch (c) {
                 case 'c':
                         config_path = optarg;
@@ -64,13 +89,17 @@ int verb_check(int argc, char **argv) {
                 case 'd':
                         dir = optarg;
                         break;
+                case 'j':
+                        json = true;
+                        break;
                 case 'h':
-                        printf("agv-agent check [--config PATH] [--dir DIR]\n\n"
+                        printf("agv-agent check [--config PATH] [--dir DIR] [--json]\n\n"
                                "Assess the certificate, key, CA bundle and permissions the way the daemon\n"
                                "does, without a daemon and without changing anything. Prints each finding\n"
                                "with its fix. Exit 0 ok, 1 warning, 2 critical.\n"
                                "  --config PATH   configuration (default " DEFAULT_CONFIG_PATH " if present)\n"
-                               "  --dir DIR       check DIR instead of [pki] dir\n");
+                               "  --dir DIR       check DIR instead of [pki] dir\n"
+                               "  --json          print the result as JSON (docs/pki.md)\n");
                         return 0;
                 default:
                         return usage_error("check", "unknown or incomplete option '%s'", argv[optind - 1]);
@@ -105,6 +134,14 @@ int verb_check(int argc, char **argv) {
                 return 2;
         }
 
+        worst = findings_worst(&pass.a.findings);
+        if (worst == HEALTH_OK && pki_assessment_verdict(&pass.a) != VERDICT_VALID)
+                worst = HEALTH_CRITICAL;
+        if (json) {
+                print_json(cfg, &pass, worst);
+                return worst == HEALTH_OK ? 0 : worst == HEALTH_WARNING ? 1 : 2;
+        }
+
         printf("Checking %s (read-only; the daemon %s permissions)\n", cfg->pki.dir,
                cfg->pki.permissions == PERMISSIONS_ENFORCE ? "repairs" : "only reports");
         printf("certificate  %s\n", cfg->pki.certificate);
@@ -133,9 +170,6 @@ int verb_check(int argc, char **argv) {
                 printf("  %-8s %s: %s\n           fix: %s\n", health_to_string(f->severity), f->code, f->message,
                        f->fix);
         }
-        worst = findings_worst(&pass.a.findings);
-        if (worst == HEALTH_OK && pki_assessment_verdict(&pass.a) != VERDICT_VALID)
-                worst = HEALTH_CRITICAL;
         printf("result: %s\n", health_to_string(worst));
         return worst == HEALTH_OK ? 0 : worst == HEALTH_WARNING ? 1 : 2;
 }

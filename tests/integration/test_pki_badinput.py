@@ -3,6 +3,7 @@ naming the file, no crash, no activation, the last good pair kept; and the
 agent recovers when a good pair follows. Plus `agv-agent check` offline."""
 
 import datetime
+import json
 import os
 import subprocess
 import threading
@@ -245,6 +246,17 @@ def test_check_offline(agents):
     assert "permissions" in r.stdout
     # read-only: the drift is reported, not repaired
     assert os.stat(os.path.join(a.pki_dir, "client.key")).st_mode & 0o777 == 0o644
+    # the same result as JSON, in the status sections' shapes
+    r = run_check("--config", a.config_path, "--json")
+    assert r.returncode == 2
+    j = json.loads(r.stdout)
+    assert j["state"] == "critical"
+    assert j["certificate"]["serial"] == serial_hex(c) and j["certificate"]["key_matches"] is False
+    codes = {f["code"] for f in j["findings"]}
+    assert {"cert_eku", "key_mismatch"} <= codes, codes
+    assert all(f["fix"] for f in j["findings"])
+    key = [f for f in j["permissions"] if f["role"] == "private_key"][0]
+    assert key["mode"] == "0644" and key["expected_mode"] == "0440" and key["state"] != "ok"
 
     # --dir points at another directory with the same file names
     other = os.path.join(a.dir, "other")
