@@ -225,6 +225,17 @@ static void report(Pki *p, const PairUpdate *u, const Findings *old) {
                         log_struct(LOG_WARNING, MSGID_PERMISSION_VIOLATION, NULL, "%s", f->message);
         }
 
+        /* and what went away, so the operator who fixed it sees it taken */
+        for (size_t i = 0; i < old->n; i++) {
+                const Finding *f = &old->items[i];
+                bool still = false;
+                for (size_t j = 0; j < pr->findings.n && !still; j++)
+                        still = streq(pr->findings.items[j].code, f->code) &&
+                                streq(strempty(pr->findings.items[j].file), strempty(f->file));
+                if (!still)
+                        log_info("Resolved %s: %s", f->code, f->message);
+        }
+
         for (size_t i = 0; i < _ROLE_MAX; i++) {
                 const PkiFile *pf = &p->files[i];
                 char summary[512];
@@ -267,6 +278,7 @@ static void pki_assess_now(Pki *p, const char *why) {
         _cleanup_(pki_pass_done) PkiPass pass = {};
         Findings old = {};
         PairUpdate u;
+        bool view_changed = false;
         int r;
 
         log_debug("Assessing %s (%s)", cfg->dir, why);
@@ -277,17 +289,28 @@ static void pki_assess_now(Pki *p, const char *why) {
                 log_warning_errno(r, "Assessment of %s failed; keeping the previous state", cfg->dir);
                 return;
         }
-        /* keep the old findings to log only what is new */
-        findings_move(&old, &p->pair.findings);
+        /* a copy of the old findings to log only what is new; the pair
+         * machine compares against its own (a pass that clears the last
+         * finding is a change too) */
+        r = findings_copy(&p->pair.findings, &old);
+        if (r < 0) {
+                log_oom();
+                return;
+        }
         r = pki_pair_update(&p->pair, &pass.a, real, mono, cfg->renewal_grace, &u);
         if (r < 0) {
-                findings_move(&p->pair.findings, &old);
+                findings_done(&old);
                 log_warning_errno(r, "Cannot update the certificate state");
                 return;
         }
         for (size_t i = 0; i < _ROLE_MAX; i++) {
                 if (pass.files[i].perm == PERM_REPAIRED)
                         p->burst_count++;
+                /* the permissions section shows these: a repair or a mode
+                 * change with the same findings is news to status readers */
+                if (!p->have_files || pass.files[i].perm == PERM_REPAIRED ||
+                    pki_file_view_changed(&p->files[i], &pass.files[i]))
+                        view_changed = true;
                 pki_file_done(&p->files[i]);
                 p->files[i] = pass.files[i];
                 /* content stays out of long-lived memory */
@@ -314,7 +337,8 @@ static void pki_assess_now(Pki *p, const char *why) {
         if (u.findings_changed || u.activated || u.ca_changed) {
                 manager_emit(p->m, p, EVENT_CERT_STATE, NULL);
                 manager_state_changed(p->m);
-        }
+        } else if (view_changed)
+                manager_state_changed(p->m);
 }
 
 static void on_watch(void *userdata, PkiWatchReason reason) {

@@ -116,6 +116,19 @@ void findings_move(Findings *dst, Findings *src) {
         *src = (Findings) {};
 }
 
+int findings_copy(const Findings *src, Findings *dst) {
+        *dst = (Findings) {};
+        for (size_t i = 0; i < src->n; i++) {
+                const Finding *x = &src->items[i];
+                findings_add(dst, x->severity, x->kind, x->code, x->file, x->fix, "%s", x->message);
+                if (dst->n != i + 1) {
+                        findings_done(dst);
+                        return -ENOMEM;
+                }
+        }
+        return 0;
+}
+
 const char *chain_status_to_string(ChainStatus c) {
         switch (c) {
         case CHAIN_VERIFIED:

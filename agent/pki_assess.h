@@ -41,6 +41,7 @@ Health findings_worst(const Findings *f);
 /* The same codes, files and severities in the same order. */
 bool findings_equal(const Findings *a, const Findings *b);
 void findings_move(Findings *dst, Findings *src); /* append src, empty src */
+int findings_copy(const Findings *src, Findings *dst); /* dst must be empty; -ENOMEM */
 
 typedef enum ChainStatus {
         CHAIN_UNVERIFIED, /* no CA bundle (or unusable) */

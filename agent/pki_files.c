@@ -41,6 +41,12 @@ void pki_file_done(PkiFile *pf) {
         *pf = (PkiFile) {};
 }
 
+bool pki_file_view_changed(const PkiFile *a, const PkiFile *b) {
+        return a->perm != b->perm || a->found != b->found || a->mode != b->mode || a->uid != b->uid ||
+               a->gid != b->gid || a->want.mode != b->want.mode || a->want.uid != b->want.uid ||
+               a->want.gid != b->want.gid || !streq(strempty(a->path), strempty(b->path));
+}
+
 static const char *file_type(mode_t m) {
         if (S_ISDIR(m))
                 return "a directory";

@@ -55,6 +55,9 @@ typedef struct PkiFile {
 } PkiFile;
 
 void pki_file_done(PkiFile *pf);
+/* What the permissions section shows of a file differs between two passes
+ * (state, mode, owner, presence): the cached status must be rebuilt. */
+bool pki_file_view_changed(const PkiFile *a, const PkiFile *b);
 
 /* Open, check and (for files) read path. enforce: repair drift through the
  * fd. Problems become findings; returns 0 (also when the file is bad) or
