@@ -98,6 +98,7 @@ struct Child {
         bool stopping;            /* agent shutdown in progress */
         bool started_once;
         sd_event_source *replace_defer; /* replacement asked from inside the router */
+        sd_event_source *request_timer; /* the earliest client request deadline */
         bool stop_reported;
 };
 
@@ -1008,6 +1009,35 @@ static void rt_tool_result(void *userdata, unsigned backend, const char *tool, b
         }
 }
 
+static uint64_t rt_now(void *userdata) {
+        return now_mono();
+}
+
+static int on_request_timer(sd_event_source *s, uint64_t usec, void *userdata);
+
+/* One timer serves every client request's deadline (the router keeps them). */
+static void arm_request_timer(Child *c, usec_t when) {
+        int r;
+        if (!c->request_timer)
+                r = sd_event_add_time(c->m->event, &c->request_timer, CLOCK_MONOTONIC, when, USEC_PER_SEC / 10,
+                                      on_request_timer, c);
+        else {
+                r = sd_event_source_set_time(c->request_timer, when);
+                if (r >= 0)
+                        r = sd_event_source_set_enabled(c->request_timer, SD_EVENT_ONESHOT);
+        }
+        if (r < 0)
+                log_warning_errno(r, "Cannot arm the MCP request timeout; requests past [child] request_timeout fail later");
+}
+
+static int on_request_timer(sd_event_source *s, uint64_t usec, void *userdata) {
+        Child *c = userdata;
+        uint64_t next = mcp_router_expire(c->router, now_mono());
+        if (next != USEC_INFINITY)
+                arm_request_timer(c, next);
+        return 0;
+}
+
 /* ---- MCP server callbacks --------------------------------------------- */
 
 static void srv_connect(void *userdata, unsigned client) {
@@ -1017,7 +1047,12 @@ static void srv_connect(void *userdata, unsigned client) {
 
 static void srv_line(void *userdata, unsigned client, const char *line, size_t len) {
         Child *c = userdata;
+        int enabled = SD_EVENT_OFF;
         mcp_router_client_line(c->router, client, line, len);
+        /* A new request's deadline is never earlier than an armed one. */
+        if (mcp_router_client_pending(c->router, client) > 0 &&
+            (!c->request_timer || (sd_event_source_get_enabled(c->request_timer, &enabled), enabled == SD_EVENT_OFF)))
+                arm_request_timer(c, usec_add(now_mono(), cfg(c)->request_timeout));
 }
 
 static bool srv_busy(void *userdata, unsigned client) {
@@ -1337,6 +1372,7 @@ static int child_new(Manager *m, void **ret) {
                 .send_backend = rt_send_backend,
                 .backend_idle = rt_backend_idle,
                 .tool_result = rt_tool_result,
+                .now = rt_now,
         };
         int r;
 
@@ -1351,6 +1387,7 @@ static int child_new(Manager *m, void **ret) {
                 free(c);
                 return r;
         }
+        mcp_router_set_request_timeout(c->router, m->config->child.request_timeout);
         r = sd_event_add_defer(m->event, &c->replace_defer, on_replace_defer, c);
         if (r < 0) {
                 child_free(c);
@@ -1382,6 +1419,7 @@ static void *child_free(void *mod) {
         sd_event_source_disable_unref(c->ping_timeout_timer);
         sd_event_source_disable_unref(c->health_timer);
         sd_event_source_disable_unref(c->replace_defer);
+        sd_event_source_disable_unref(c->request_timer);
         mcp_router_free(c->router);
         free(c->server_error);
         free(c->health_message);
@@ -1440,6 +1478,8 @@ static void child_reconfigure(void *mod, const Config *old, const Config *new) {
 
         fsm_params(&new->child, &p);
         c->fsm.params = p;
+        /* requests in flight keep their deadlines; new ones get the new one */
+        mcp_router_set_request_timeout(c->router, new->child.request_timeout);
 
         if (!child_configured(new)) {
                 if (child_configured(old)) {

@@ -290,6 +290,7 @@ static const KeyDef keys[] = {
         { "child", "restart_backoff_max", KT_DURATION, K(child, restart_backoff_max), "60s", "a duration such as 60s" },
         { "child", "start_limit", KT_START_LIMIT, K(child, start_limit), "5/60s", "N or N/DURATION, e.g. 5/60s" },
         { "child", "drain_timeout", KT_DURATION, K(child, drain_timeout), "30s", "a duration such as 30s" },
+        { "child", "request_timeout", KT_DURATION, K(child, request_timeout), "5m", "a duration from 1s to 1d, such as 5m" },
         { "child", "on_renewal", KT_ON_RENEWAL, K(child, on_renewal), "none", "none, signal or restart" },
         { "child", "renewal_signal", KT_SIGNAL, K(child, renewal_signal), "SIGHUP", "a signal name such as SIGHUP" },
 
@@ -491,6 +492,9 @@ static const char *set_value(ParseState *st, size_t idx, const char *value) {
                 v = strtoll(value, &end, 10);
                 if (errno || *end || isempty(value))
                         return "is not a whole number";
+                /* seconds; a wider range would overflow µs arithmetic */
+                if (v > 200LL * 366 * 86400 || v < -200LL * 366 * 86400)
+                        return "is beyond 200 years";
                 *FIELD(c, k, int64_t) = v;
                 return NULL;
         }
@@ -571,6 +575,8 @@ static const char *set_value(ParseState *st, size_t idx, const char *value) {
                         }
                         if (parse_duration(*w, &u) < 0 || u == 0)
                                 return "has a word that is neither a positive duration nor 'expired'";
+                        if (u > 3650 * USEC_PER_DAY)
+                                return "has a threshold over 3650d";
                         if (a->n_thresholds >= ALERT_THRESHOLDS_MAX)
                                 return "has more than 16 thresholds";
                         for (size_t i = 0; i < a->n_thresholds; i++)
@@ -605,8 +611,10 @@ static const char *set_value(ParseState *st, size_t idx, const char *value) {
                 usec_t iv = 60 * USEC_PER_SEC;
                 if (!num || parse_unsigned(num, &n) < 0 || n == 0)
                         return "is not N or N/DURATION with N >= 1";
-                if (slash && (parse_duration(slash + 1, &iv) < 0 || iv == 0))
-                        return "has a bad interval after '/'";
+                if (slash && (parse_duration(slash + 1, &iv) < 0 || iv == 0 || iv > USEC_PER_DAY))
+                        return "has a bad interval after '/' (1us to 1d)";
+                if (n > 10000)
+                        return "allows more than 10000 starts";
                 ch->start_limit = n;
                 ch->start_limit_interval = iv;
                 return NULL;
@@ -817,6 +825,45 @@ static int join_pki_path(const char *dir, char **p) {
         return 0;
 }
 
+/* What makes sense for each duration: far-off values would overflow timer
+ * arithmetic (now + value) and nobody needs them. */
+static const struct {
+        const char *section, *key;
+        usec_t min, max;
+} duration_bounds[] = {
+        { "agent", "client_timeout", USEC_PER_SEC, USEC_PER_HOUR },
+        { "pki", "rescan_interval", USEC_PER_SEC, USEC_PER_DAY },
+        { "pki", "renewal_grace", 0, 7 * USEC_PER_DAY },
+        { "child", "ping_interval", 0, USEC_PER_DAY },
+        { "child", "ping_timeout", USEC_PER_MSEC, USEC_PER_HOUR },
+        { "child", "health_interval", 0, 7 * USEC_PER_DAY },
+        { "child", "stop_timeout", USEC_PER_MSEC, USEC_PER_HOUR },
+        { "child", "restart_backoff_max", 0, USEC_PER_DAY },
+        { "child", "drain_timeout", 0, USEC_PER_DAY },
+        { "child", "request_timeout", USEC_PER_SEC, USEC_PER_DAY },
+        { "alerts", "warning_before", 0, 3650 * USEC_PER_DAY },
+        { "alerts", "critical_before", 0, 3650 * USEC_PER_DAY },
+        { "alerts", "alertmanager_resend", USEC_PER_SEC, USEC_PER_DAY },
+        { "alerts", "command_timeout", USEC_PER_SEC, USEC_PER_HOUR },
+        { "alerts", "delivery_timeout", USEC_PER_SEC, USEC_PER_HOUR },
+        { "alerts", "retry_max", USEC_PER_SEC, 7 * USEC_PER_DAY },
+};
+
+static void check_durations(ParseState *st) {
+        for (size_t i = 0; i < ELEMENTSOF(duration_bounds); i++) {
+                ssize_t idx = find_key(duration_bounds[i].section, duration_bounds[i].key);
+                char a[32], b[32];
+                usec_t v;
+                if (idx < 0 || keys[idx].type != KT_DURATION)
+                        continue;
+                v = *FIELD(st->config, &keys[idx], usec_t);
+                if (v < duration_bounds[i].min || v > duration_bounds[i].max)
+                        err_at(st, duration_bounds[i].section, duration_bounds[i].key, "must be from %s to %s",
+                               format_duration(duration_bounds[i].min, a, sizeof a),
+                               format_duration(duration_bounds[i].max, b, sizeof b));
+        }
+}
+
 /* Cross-field checks and name resolution, after every file was read. */
 static void validate(ParseState *st) {
         Config *c = st->config;
@@ -842,8 +889,7 @@ static void validate(ParseState *st) {
                 err_at(st, "pki", "dir", "is required; write an absolute path");
         if (c->agent.max_clients < 1 || c->agent.max_clients > 4096)
                 err_at(st, "agent", "max_clients", "must be between 1 and 4096");
-        if (c->agent.client_timeout < USEC_PER_SEC)
-                err_at(st, "agent", "client_timeout", "must be at least 1s");
+        check_durations(st);
         if (c->pki.dir) {
                 if (!c->pki.certificate)
                         err_at(st, "pki", "certificate", "is required; write a file name such as client.crt");
@@ -858,8 +904,6 @@ static void validate(ParseState *st) {
                 if (c->pki.certificate && c->pki.private_key && streq(c->pki.certificate, c->pki.private_key))
                         err_at(st, "pki", "private_key", "names the same file as certificate; keep them in two files");
         }
-        if (c->pki.rescan_interval < USEC_PER_SEC)
-                err_at(st, "pki", "rescan_interval", "must be at least 1s");
         if (c->pki.key_mode & 0022)
                 err_at(st, "pki", "key_mode", "%04o lets others write the private key; use 0440 or 0400", (unsigned) c->pki.key_mode);
         if (c->pki.key_mode & 0007)
@@ -869,10 +913,6 @@ static void validate(ParseState *st) {
 
         if (c->child.ping_interval > 0 && c->child.ping_timeout >= c->child.ping_interval)
                 err_at(st, "child", "ping_timeout", "must be shorter than ping_interval");
-        if (c->child.ping_timeout == 0)
-                err_at(st, "child", "ping_timeout", "must be greater than 0");
-        if (c->child.stop_timeout == 0)
-                err_at(st, "child", "stop_timeout", "must be greater than 0");
         if (c->child.mcp_socket && c->agent.socket && streq(c->child.mcp_socket, c->agent.socket))
                 err_at(st, "child", "mcp_socket", "is the same path as [agent] socket; give each its own");
         if (c->child.health_tool && c->child.health_interval == 0)

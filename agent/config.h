@@ -81,6 +81,7 @@ typedef struct ChildSection {
         unsigned start_limit;
         usec_t start_limit_interval;
         usec_t drain_timeout;
+        usec_t request_timeout; /* a client request unanswered this long fails */
         OnRenewal on_renewal;
         int renewal_signal;
 } ChildSection;

@@ -86,3 +86,8 @@ typedef uint64_t usec_t;
 #define USEC_PER_MINUTE (60 * USEC_PER_SEC)
 #define USEC_PER_HOUR (60 * USEC_PER_MINUTE)
 #define USEC_PER_DAY (24 * USEC_PER_HOUR)
+
+/* a + b, saturating at USEC_INFINITY (deadlines never wrap) */
+static inline usec_t usec_add(usec_t a, usec_t b) {
+        return a > USEC_INFINITY - b ? USEC_INFINITY : a + b;
+}

@@ -4,6 +4,8 @@
 #include <errno.h>
 #include <inttypes.h>
 
+#include "config.h"
+
 const char *const mcp_supported_versions[] = {
         "2025-06-18",
         "2025-03-26",
@@ -20,6 +22,7 @@ typedef struct Pending {
         json_object *client_id;       /* the client's own id */
         json_object *progress_token;  /* the client's own token, or NULL */
         char *tool;                   /* tools/call name, or NULL */
+        uint64_t deadline;            /* monotonic µs; 0: none */
         McpInternalCallback cb;
         void *userdata;
 } Pending;
@@ -64,6 +67,7 @@ struct McpRouter {
         unsigned active;
         int64_t next_id;
         uint64_t requests_total;
+        uint64_t request_timeout;
 };
 
 static size_t idmap_slot(const IdMap *m, int64_t key) {
@@ -503,6 +507,8 @@ static void client_request(McpRouter *r, RouterClient *c, json_object *msg, cons
         p->backend = r->active;
         p->client = c->id;
         p->client_id = json_object_get(id);
+        if (r->request_timeout > 0 && r->cb.now)
+                p->deadline = usec_add(r->cb.now(r->userdata), r->request_timeout);
 
         json_object *params = NULL, *meta = NULL, *token = NULL, *name = NULL;
         if (json_object_object_get_ex(msg, "params", &params) && json_object_is_type(params, json_type_object)) {
@@ -851,6 +857,41 @@ void mcp_router_backend_dead(McpRouter *r, unsigned backend, int code, const cha
                 memmove(b, b + 1, (r->n_backends - idx - 1) * sizeof(*b));
                 r->n_backends--;
         }
+}
+
+void mcp_router_set_request_timeout(McpRouter *r, uint64_t timeout) {
+        r->request_timeout = timeout;
+}
+
+static bool pending_has_deadline(void *v, unsigned a) {
+        return ((Pending *) v)->deadline > 0;
+}
+
+uint64_t mcp_router_expire(McpRouter *r, uint64_t now) {
+        uint64_t next = USEC_INFINITY;
+        char msg[160], d[32];
+        void **list;
+        size_t n = collect(&r->pending, &list, pending_has_deadline, 0);
+
+        snprintf(msg, sizeof msg, "the signer did not answer within %s ([child] request_timeout); request cancelled",
+                 format_duration(r->request_timeout, d, sizeof d));
+        for (size_t i = 0; i < n; i++) {
+                Pending *p = list[i];
+                if (p->deadline > now) {
+                        next = MIN(next, p->deadline);
+                        continue;
+                }
+                /* The child may stop working on it; its late answer is dropped. */
+                json_object *note = cancelled_notification(p->upstream_id, "request timed out");
+                send_json(r, false, p->backend, note);
+                json_object_put(note);
+                unsigned backend = p->backend;
+                fail_pending(r, p, MCP_ERR_TIMEOUT, msg);
+                pending_free(p);
+                maybe_idle(r, backend);
+        }
+        free(list);
+        return next;
 }
 
 int64_t mcp_router_internal_request(McpRouter *r, unsigned backend, const char *method, json_object *params,

@@ -20,6 +20,7 @@
 #define MCP_ERR_TOO_MANY         (-32013) /* too many requests in flight for this client */
 #define MCP_ERR_TOO_LARGE        (-32014) /* the child's answer exceeded the line limit */
 #define MCP_ERR_DRAIN_TIMEOUT    (-32015) /* old child did not answer within drain_timeout */
+#define MCP_ERR_TIMEOUT          (-32016) /* no answer within [child] request_timeout */
 
 #define MCP_LATEST_PROTOCOL_VERSION "2025-06-18"
 extern const char *const mcp_supported_versions[]; /* newest first, NULL-terminated */
@@ -43,11 +44,21 @@ typedef struct McpRouterCallbacks {
         void (*backend_idle)(void *userdata, unsigned backend);
         /* A tools/call finished on `backend`; ok false: JSON-RPC error or isError. */
         void (*tool_result)(void *userdata, unsigned backend, const char *tool, bool ok);
+        /* The monotonic clock (µs); NULL: client requests have no deadline. */
+        uint64_t (*now)(void *userdata);
 } McpRouterCallbacks;
 
 int mcp_router_new(const McpRouterCallbacks *cb, void *userdata, McpRouter **ret);
 McpRouter *mcp_router_free(McpRouter *r);
 DEFINE_TRIVIAL_CLEANUP_FUNC(McpRouter *, mcp_router_free);
+
+/* Every client request gets a deadline `timeout` µs after it arrived (0:
+ * none). mcp_router_expire() fails the requests past theirs with
+ * MCP_ERR_TIMEOUT, tells the child with notifications/cancelled and returns
+ * the next deadline (USEC_INFINITY: none pending), so the caller needs one
+ * timer. A request's deadline is never earlier than one routed before it. */
+void mcp_router_set_request_timeout(McpRouter *r, uint64_t timeout);
+uint64_t mcp_router_expire(McpRouter *r, uint64_t now);
 
 /* Clients (ids chosen by the caller, never 0). Removing a client drops its
  * pending requests and tells the child with notifications/cancelled. */

@@ -110,7 +110,13 @@ static void update_events(McpClient *c) {
         uint32_t ev = c->read_closed ? 0 : EPOLLIN;
         if (c->out.len > 0)
                 ev |= EPOLLOUT;
-        (void) sd_event_source_set_io_events(c->io, ev);
+        /* epoll reports EPOLLHUP even for an empty mask, so a half-closed
+         * client waiting for an answer is switched off, not left at 0. */
+        int r = ev == 0 ? sd_event_source_set_enabled(c->io, SD_EVENT_OFF) : sd_event_source_set_io_events(c->io, ev);
+        if (r >= 0 && ev != 0)
+                r = sd_event_source_set_enabled(c->io, SD_EVENT_ON);
+        if (r < 0)
+                client_kill(c, "cannot watch the connection");
 }
 
 void mcp_server_send(McpServer *s, unsigned client, const char *line, size_t len) {
@@ -204,6 +210,12 @@ static int on_client_io(sd_event_source *src, int fd, uint32_t revents, void *us
                 }
                 if (n == 0) {
                         c->read_closed = true;
+                        if (revents & (EPOLLHUP | EPOLLERR)) {
+                                /* Hung up both ways: no one can read an answer,
+                                 * so the router cancels what is in flight. */
+                                client_kill(c, NULL);
+                                return 0;
+                        }
                         update_events(c);
                         return 0;
                 }

@@ -374,6 +374,81 @@ static void test_oversize_and_trailing_id(void **state) {
         mcp_router_free(r);
 }
 
+static uint64_t fake_now;
+static uint64_t cb_now(void *u) {
+        return fake_now;
+}
+
+static void test_request_timeout(void **state) {
+        Rec rec = {};
+        McpRouterCallbacks tcbs = cbs;
+        McpRouter *r = NULL;
+        tcbs.now = cb_now;
+        assert_int_equal(mcp_router_new(&tcbs, &rec, &r), 0);
+        assert_int_equal(mcp_router_backend_add(r, 1), 0);
+        mcp_router_set_active(r, 1);
+        mcp_router_set_request_timeout(r, 30 * USEC_PER_SEC);
+        mcp_router_client_add(r, 10);
+
+        /* nothing pending: no deadline */
+        assert_true(mcp_router_expire(r, 0) == USEC_INFINITY);
+        fake_now = 1000 * USEC_PER_SEC;
+        client_send(r, 10, "{\"jsonrpc\":\"2.0\",\"id\":\"slow\",\"method\":\"tools/call\",\"params\":{\"name\":\"sign\"}}");
+        fake_now += 10 * USEC_PER_SEC;
+        client_send(r, 10, "{\"jsonrpc\":\"2.0\",\"id\":\"later\",\"method\":\"tools/list\"}");
+        assert_int_equal(rec.n, 2);
+        int64_t up_slow = json_object_get_int64(get(rec.sent[0].msg, "id"));
+        int64_t up_later = json_object_get_int64(get(rec.sent[1].msg, "id"));
+        rec_clear(&rec);
+
+        /* before the first deadline nothing happens; it reports that deadline */
+        assert_true(mcp_router_expire(r, 1029 * USEC_PER_SEC) == 1030 * USEC_PER_SEC);
+        assert_int_equal(rec.n, 0);
+        assert_int_equal(mcp_router_client_pending(r, 10), 2);
+
+        /* at it: the client gets -32016 for exactly that request, the child a
+         * cancellation, and the next deadline is the second request's */
+        assert_true(mcp_router_expire(r, 1030 * USEC_PER_SEC) == 1040 * USEC_PER_SEC);
+        assert_int_equal(rec.n, 2);
+        assert_false(rec.sent[0].to_client);
+        assert_string_equal(json_object_get_string(get(rec.sent[0].msg, "method")), "notifications/cancelled");
+        assert_int_equal(json_object_get_int64(get(rec.sent[0].msg, "params.requestId")), up_slow);
+        assert_true(rec.sent[1].to_client);
+        assert_int_equal(rec.sent[1].dest, 10);
+        assert_string_equal(json_object_get_string(get(rec.sent[1].msg, "id")), "slow");
+        assert_int_equal(json_object_get_int(get(rec.sent[1].msg, "error.code")), MCP_ERR_TIMEOUT);
+        assert_non_null(strstr(json_object_get_string(get(rec.sent[1].msg, "error.message")), "30s"));
+        assert_int_equal(rec.tool_fail, 1); /* a timed-out tool call counts as failed */
+        assert_int_equal(mcp_router_client_pending(r, 10), 1);
+        assert_int_equal(mcp_router_backend_pending(r, 1), 1);
+        rec_clear(&rec);
+
+        /* the child's late answer is dropped, not delivered twice */
+        char late[128];
+        snprintf(late, sizeof late, "{\"jsonrpc\":\"2.0\",\"id\":%lld,\"result\":{}}", (long long) up_slow);
+        assert_int_equal(backend_send(r, 1, late), 0);
+        assert_int_equal(rec.n, 0);
+
+        /* answered in time: no deadline left */
+        snprintf(late, sizeof late, "{\"jsonrpc\":\"2.0\",\"id\":%lld,\"result\":{}}", (long long) up_later);
+        assert_int_equal(backend_send(r, 1, late), 0);
+        assert_int_equal(rec.n, 1);
+        assert_string_equal(json_object_get_string(get(rec.sent[0].msg, "id")), "later");
+        rec_clear(&rec);
+        assert_true(mcp_router_expire(r, UINT64_MAX - 1) == USEC_INFINITY);
+
+        /* timeout 0: requests never expire; a deadline near the end of time saturates */
+        mcp_router_set_request_timeout(r, 0);
+        client_send(r, 10, "{\"jsonrpc\":\"2.0\",\"id\":3,\"method\":\"tools/list\"}");
+        assert_true(mcp_router_expire(r, UINT64_MAX - 1) == USEC_INFINITY);
+        mcp_router_set_request_timeout(r, USEC_INFINITY - 5);
+        client_send(r, 10, "{\"jsonrpc\":\"2.0\",\"id\":4,\"method\":\"tools/list\"}");
+        assert_true(mcp_router_expire(r, fake_now) == USEC_INFINITY);
+        assert_int_equal(mcp_router_client_pending(r, 10), 2);
+        rec_clear(&rec);
+        mcp_router_free(r);
+}
+
 static void test_many_pending_hash_growth(void **state) {
         Rec rec = {};
         McpRouter *r = setup_router(&rec, 1);
@@ -410,6 +485,7 @@ int main(void) {
                 cmocka_unit_test(test_bad_input),
                 cmocka_unit_test(test_oversize_and_trailing_id),
                 cmocka_unit_test(test_many_pending_hash_growth),
+                cmocka_unit_test(test_request_timeout),
         };
         return cmocka_run_group_tests(tests, NULL, NULL);
 }

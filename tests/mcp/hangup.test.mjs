@@ -1,0 +1,99 @@
+// SPDX-License-Identifier: MIT
+// Clients that go away with a request in flight, and requests the signer
+// never answers: the agent must not spin, must cancel the child's work and
+// must free the request's slot ([child] request_timeout).
+import assert from "node:assert/strict";
+import { readFileSync } from "node:fs";
+import net from "node:net";
+import { afterEach, describe, it } from "node:test";
+import { Agent, DEMO, NODE, sleep, textOf, waitFor } from "./helpers.mjs";
+
+let agent;
+afterEach(async () => {
+        await agent?.stop();
+        agent = null;
+});
+
+// utime + stime of a process in seconds (USER_HZ is 100 on Linux).
+function cpuSeconds(pid) {
+        const st = readFileSync(`/proc/${pid}/stat`, "utf8");
+        const f = st.slice(st.lastIndexOf(")") + 2).split(" ");
+        return (Number(f[11]) + Number(f[12])) / 100;
+}
+
+// A raw MCP connection (no SDK): lines in, parsed messages out.
+function rawClient(socketPath) {
+        const s = net.connect(socketPath);
+        const msgs = [];
+        let buf = "";
+        s.on("data", (d) => {
+                buf += d;
+                for (let nl; (nl = buf.indexOf("\n")) >= 0; ) {
+                        msgs.push(JSON.parse(buf.slice(0, nl)));
+                        buf = buf.slice(nl + 1);
+                }
+        });
+        s.on("error", () => {});
+        const send = (o) => s.write(JSON.stringify(o) + "\n");
+        return { s, msgs, send };
+}
+
+async function initialized(c) {
+        c.send({ jsonrpc: "2.0", id: 0, method: "initialize", params: { protocolVersion: "2025-06-18", capabilities: {}, clientInfo: { name: "raw", version: "1" } } });
+        await waitFor(() => c.msgs.some((m) => m.id === 0), "initialize answer");
+        c.send({ jsonrpc: "2.0", method: "notifications/initialized" });
+}
+
+const longCall = (id) => ({ jsonrpc: "2.0", id, method: "tools/call", params: { name: "count", arguments: { n: 100000, stepMs: 1000 } } });
+
+describe("hung-up clients and unanswered requests", () => {
+        it("a client that hangs up with a tool call in flight does not make the agent spin", async () => {
+                agent = await new Agent({ command: [NODE, DEMO] }).start();
+                const c = rawClient(agent.mcpSocket);
+                await new Promise((r) => c.s.on("connect", r));
+                await initialized(c);
+                c.send(longCall(1));
+                await waitFor(async () => (await agent.child()).requests_in_flight === 1, "call in flight");
+                c.s.destroy(); // both directions gone
+                // the agent drops the client and cancels the call at the child
+                await waitFor(async () => {
+                        const ch = await agent.child();
+                        return ch.clients === 0 && ch.requests_in_flight === 0;
+                }, "client dropped and call cancelled");
+                // and stays idle: a busy loop would burn most of this second
+                const before = cpuSeconds(agent.proc.pid);
+                await sleep(1000);
+                const used = cpuSeconds(agent.proc.pid) - before;
+                assert.ok(used < 0.3, `agent used ${used}s of CPU in 1s while idle`);
+                // still serving
+                const c2 = await agent.client();
+                assert.match(textOf(await c2.callTool({ name: "get_address", arguments: {} })), /^0x/);
+        });
+
+        it("a half-closed client still gets the answer to its request", async () => {
+                agent = await new Agent({ command: [NODE, DEMO] }).start();
+                const c = rawClient(agent.mcpSocket);
+                await new Promise((r) => c.s.on("connect", r));
+                await initialized(c);
+                c.send({ jsonrpc: "2.0", id: 7, method: "tools/call", params: { name: "count", arguments: { n: 3, stepMs: 100 } } });
+                c.s.end(); // no more requests, but the answer is still wanted
+                const closed = new Promise((r) => c.s.on("close", r));
+                const reply = await waitFor(() => c.msgs.find((m) => m.id === 7), "answer after half-close");
+                assert.ok(reply.result, JSON.stringify(reply));
+                await closed; // the agent closes once nothing is in flight
+        });
+
+        it("a request the signer never answers fails after [child] request_timeout and frees its slot", async () => {
+                agent = await new Agent({ command: [NODE, DEMO], child: { request_timeout: "1s" } }).start();
+                const c = await agent.client();
+                await assert.rejects(
+                        c.callTool({ name: "count", arguments: { n: 100000, stepMs: 1000 } }),
+                        (e) => e.code === -32016 && /request_timeout/.test(e.message),
+                );
+                const ch = await agent.child();
+                assert.equal(ch.requests_in_flight, 0);
+                assert.equal(ch.state, "running");
+                // the same client goes on
+                assert.match(textOf(await c.callTool({ name: "get_address", arguments: {} })), /^0x/);
+        });
+});
