@@ -171,7 +171,8 @@ int child_parse_stderr_line(const char *line, size_t len, int *priority, char **
                 json_object_object_foreach(o, key, val) {
                         Buf b = {};
                         buf_puts(&b, "AGV_CHILD_");
-                        for (const char *k = key; *k; k++) {
+                        /* journald drops fields whose name exceeds 64 bytes */
+                        for (const char *k = key; *k && b.len < 64; k++) {
                                 char ch = *k;
                                 if (ch >= 'a' && ch <= 'z')
                                         ch = (char) (ch - 'a' + 'A');
