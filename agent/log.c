@@ -115,6 +115,9 @@ static void write_journal(int level, int error, const char *message_id, char *co
 
 static int log_dispatch(int level, int error, const char *message_id, char *const *fields,
                         const char *file, int line, const char *func, const char *fmt,
+                        va_list ap) _printf_(8, 0);
+static int log_dispatch(int level, int error, const char *message_id, char *const *fields,
+                        const char *file, int line, const char *func, const char *fmt,
                         va_list ap) {
         char buf[2048];
         int saved = errno;

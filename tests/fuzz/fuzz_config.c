@@ -1,0 +1,88 @@
+/* SPDX-License-Identifier: MIT */
+/* The configuration parser (agent/config.c) on real files: the input is the
+ * main file, optionally followed by drop-ins, each introduced by a line
+ * "#@@dropin" (written to agent.conf.d/NN.conf in a private temp dir).
+ * Invariants: a config is returned exactly when there are no errors, and
+ * every error names one of the files (and is one line). */
+#include <ftw.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "fuzz.h"
+
+#include "config.h"
+
+#define DROPIN_SEP "\n#@@dropin\n"
+#define DROPINS_MAX 4
+
+static char dir[256], main_path[300], dropin_dir[300];
+
+static int rm_one(const char *p, const struct stat *s, int flag, struct FTW *f) {
+        return remove(p) < 0 ? -1 : 0;
+}
+static void cleanup(void) {
+        if (dir[0])
+                (void) nftw(dir, rm_one, 8, FTW_DEPTH | FTW_PHYS);
+}
+
+int LLVMFuzzerInitialize(int *argc, char ***argv) {
+        const char *t = getenv("TMPDIR");
+        snprintf(dir, sizeof dir, "%s/agv-fuzz-config.XXXXXX", t && *t ? t : "/tmp");
+        if (!mkdtemp(dir))
+                abort();
+        snprintf(main_path, sizeof main_path, "%s/agent.conf", dir);
+        snprintf(dropin_dir, sizeof dropin_dir, "%s/agent.conf.d", dir);
+        if (mkdir(dropin_dir, 0700) < 0)
+                abort();
+        atexit(cleanup);
+        return 0;
+}
+
+static void write_file(const char *path, const uint8_t *d, size_t n) {
+        FILE *f = fopen(path, "we");
+        if (!f)
+                abort();
+        if (n > 0 && fwrite(d, 1, n, f) != n)
+                abort();
+        if (fclose(f) != 0)
+                abort();
+}
+
+int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
+        char paths[DROPINS_MAX][340];
+        size_t n_dropins = 0, len;
+        const uint8_t *part;
+        Config *c = NULL;
+        ConfigErrors errors = {};
+        int r;
+
+        part = fuzz_next_part(&data, &size, DROPIN_SEP, &len);
+        write_file(main_path, part, len);
+        while (size > 0 && n_dropins < DROPINS_MAX) {
+                part = fuzz_next_part(&data, &size, DROPIN_SEP, &len);
+                snprintf(paths[n_dropins], sizeof paths[n_dropins], "%s/%02zu.conf", dropin_dir, n_dropins);
+                write_file(paths[n_dropins], part, len);
+                n_dropins++;
+        }
+
+        r = config_load(main_path, NULL, false, &c, &errors);
+        if (r >= 0) {
+                FUZZ_CHECK(c);
+                FUZZ_CHECK(!errors.lines || !errors.lines[0]);
+                FUZZ_CHECK(c->path && streq(c->path, main_path));
+                config_free(c);
+        } else {
+                FUZZ_CHECK(!c);
+                FUZZ_CHECK(errors.lines && errors.lines[0]);
+                for (char **l = errors.lines; *l; l++) {
+                        /* "file:line: message", naming our file */
+                        FUZZ_CHECK(strncmp(*l, dir, strlen(dir)) == 0);
+                        FUZZ_CHECK(!strchr(*l, '\n'));
+                }
+        }
+        config_errors_done(&errors);
+
+        for (size_t i = 0; i < n_dropins; i++)
+                (void) unlink(paths[i]);
+        return 0;
+}

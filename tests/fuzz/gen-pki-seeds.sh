@@ -1,0 +1,85 @@
+#!/bin/sh
+# Seeds for fuzz_pki_assess, generated with openssl at build time (no key
+# material is ever committed): throw-away CAs, leaves and keys in PEM and
+# DER, RSA and EC, plus the cases the assessment must judge: expired,
+# mismatched, weak, encrypted, chains. Each seed is
+# "certificate \n@@AGV@@\n key [\n@@AGV@@\n CA bundle]".
+#
+#   gen-pki-seeds.sh OUTDIR
+set -eu
+
+out=$1
+rm -rf "$out"
+mkdir -p "$out"
+w=$(mktemp -d)
+trap 'rm -rf "$w"' EXIT
+cd "$w"
+
+o() { openssl "$@" 2>/dev/null; }
+
+o req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -keyout ca-ec.key -out ca-ec.pem \
+  -subj "/CN=Fuzz EC CA" -days 3650 -addext basicConstraints=critical,CA:TRUE -addext keyUsage=critical,keyCertSign,cRLSign
+o req -x509 -newkey rsa:2048 -nodes -keyout ca-rsa.key -out ca-rsa.pem \
+  -subj "/CN=Fuzz RSA CA" -days 3650 -addext basicConstraints=critical,CA:TRUE -addext keyUsage=critical,keyCertSign,cRLSign
+
+leaf() { # name keyspec ca days [extra x509 options]
+        n=$1 spec=$2 ca=$3 days=$4
+        shift 4
+        o req -new -newkey "$spec" -nodes -keyout "$n.key" -out "$n.csr" -subj "/CN=$n/O=agv fuzz"
+        printf 'basicConstraints=CA:FALSE\nkeyUsage=critical,digitalSignature\nextendedKeyUsage=clientAuth\n' > ext
+        o x509 -req -in "$n.csr" -CA "$ca.pem" -CAkey "$ca.key" -CAcreateserial -days "$days" -extfile ext \
+          -out "$n.pem" "$@"
+}
+o ecparam -name prime256v1 -out p256.param
+leaf ec ec:p256.param ca-ec 365
+leaf rsa rsa:2048 ca-rsa 365
+leaf weak rsa:1024 ca-rsa 365
+o ecparam -name secp384r1 -out p384.param
+leaf p384 ec:p384.param ca-ec 365
+# explicit validity periods need 'openssl ca'
+printf '[ca]\ndefault_ca = d\n[d]\ndatabase = index.txt\nnew_certs_dir = .\nserial = serial\npolicy = p\ndefault_md = sha256\n[p]\ncommonName = supplied\n' > ca.cnf
+: > index.txt
+echo 1000 > serial
+dated() { # name startdate enddate
+        o req -new -newkey ec:p256.param -nodes -keyout "$1.key" -out "$1.csr" -subj "/CN=$1"
+        o ca -batch -notext -config ca.cnf -cert ca-ec.pem -keyfile ca-ec.key -in "$1.csr" \
+          -startdate "$2" -enddate "$3" -out "$1.pem"
+}
+dated expired 20200101000000Z 20210101000000Z
+dated future 20900101000000Z 20950101000000Z
+
+o x509 -in ec.pem -outform DER -out ec.der
+o pkey -in ec.key -outform DER -out ec.key.der
+o x509 -in rsa.pem -outform DER -out rsa.der
+o rsa -in rsa.key -traditional -out rsa.pkcs1.key
+o ec -in ec.key -out ec.sec1.key
+o pkcs8 -topk8 -in ec.key -passout pass:fuzz -out ec.enc.key
+o x509 -in ca-ec.pem -outform DER -out ca-ec.der
+
+sep='
+@@AGV@@
+'
+seed() { # name cert key [ca]
+        n=$1
+        { cat "$2"; printf '%s' "$sep"; cat "$3"; if [ $# -ge 4 ]; then printf '%s' "$sep"; cat "$4"; fi; } > "$out/$n"
+}
+seed ec-pem ec.pem ec.key ca-ec.pem
+seed ec-nobundle ec.pem ec.key
+seed ec-der ec.der ec.key.der ca-ec.der
+seed ec-sec1 ec.pem ec.sec1.key ca-ec.pem
+seed ec-encrypted ec.pem ec.enc.key ca-ec.pem
+seed rsa-pem rsa.pem rsa.key ca-rsa.pem
+seed rsa-der rsa.der rsa.key ca-rsa.pem
+seed rsa-pkcs1 rsa.pem rsa.pkcs1.key ca-rsa.pem
+seed weak-rsa weak.pem weak.key ca-rsa.pem
+seed p384 p384.pem p384.key ca-ec.pem
+seed mismatch ec.pem rsa.key ca-ec.pem
+seed wrong-ca ec.pem ec.key ca-rsa.pem
+seed expired expired.pem expired.key ca-ec.pem
+seed future future.pem future.key ca-ec.pem
+seed ca-key-in-dir ec.pem ca-ec.key ca-ec.pem
+cat ec.pem ca-ec.pem > chain.pem
+seed chain chain.pem ec.key ca-ec.pem
+cat ca-ec.pem ca-rsa.pem > bundle.pem
+seed two-cas rsa.pem rsa.key bundle.pem
+touch "$out/.stamp"
