@@ -13,6 +13,7 @@
 #include <sys/stat.h>
 
 #include "log.h"
+#include "rolesanywhere.h"
 #include "strv.h"
 
 /* ---- typed values ---------------------------------------------------- */
@@ -311,6 +312,21 @@ static const KeyDef keys[] = {
         { "alerts", "queue_max", KT_UNSIGNED, K(alerts, queue_max), "256", "a number from 1 to 100000" },
         { "alerts", "textfile", KT_ABS_PATH, K(alerts, textfile), NULL, "an absolute path ending in .prom" },
         { "alerts", "instance", KT_STRING, K(alerts, instance), NULL, "a name for this machine; default the hostname" },
+
+        { "credentials", "trust_anchor_arn", KT_STRING, K(credentials, trust_anchor_arn), NULL, "arn:aws:rolesanywhere:REGION:ACCOUNT:trust-anchor/ID" },
+        { "credentials", "profile_arn", KT_STRING, K(credentials, profile_arn), NULL, "arn:aws:rolesanywhere:REGION:ACCOUNT:profile/ID" },
+        { "credentials", "role_arn", KT_STRING, K(credentials, role_arn), NULL, "arn:aws:iam::ACCOUNT:role/NAME" },
+        { "credentials", "region", KT_STRING, K(credentials, region), NULL, "a region such as eu-west-1, or empty for the trust anchor's" },
+        { "credentials", "endpoint", KT_URL, K(credentials, endpoint), NULL, "an https:// URL (http:// only to a loopback address), or empty for the default" },
+        { "credentials", "ca_file", KT_ABS_PATH, K(credentials, ca_file), NULL, "an absolute path to a PEM CA file, or empty for the system store" },
+        { "credentials", "session_duration", KT_DURATION, K(credentials, session_duration), "1h", "a duration from 15m to 12h" },
+        { "credentials", "role_session_name", KT_STRING, K(credentials, role_session_name), NULL, "2-64 characters of letters, digits and +=,.@_-" },
+        { "credentials", "intermediates", KT_PKI_PATH, K(credentials, intermediates), NULL, "a PEM file name in [pki] dir, an absolute path, or empty" },
+        { "credentials", "refresh_before", KT_DURATION, K(credentials, refresh_before), "10m", "a duration such as 10m" },
+        { "credentials", "timeout", KT_DURATION, K(credentials, timeout), "20s", "a duration such as 20s" },
+        { "credentials", "retry_max", KT_DURATION, K(credentials, retry_max), "5m", "a duration such as 5m" },
+        { "credentials", "allowed_users", KT_LIST, K(credentials, allowed_users), NULL, "user names or uids" },
+        { "credentials", "allowed_groups", KT_LIST, K(credentials, allowed_groups), NULL, "group names or gids" },
 
         { "test", "clock_offset", KT_INT64, offsetof(Config, test_clock_offset_sec), "0", "seconds (test only)" },
 };
@@ -655,7 +671,7 @@ static void check_section_line(ParseState *st, const char *line) {
         name = strndup(p + 1, (size_t) (end - p - 1));
         if (name && !known_section(name))
                 add_error(st, st->file, st->lines_done + (st->partial ? 1 : 0),
-                          "unknown section [%s]; the sections are [agent], [pki], [child] and [alerts]", name);
+                          "unknown section [%s]; the sections are [agent], [pki], [child], [alerts] and [credentials]", name);
 }
 
 /* Debian builds inih without line numbers in the handler, so the reader
@@ -684,7 +700,7 @@ static int config_ini_handler(void *user, const char *section, const char *name,
         if (!name) /* a bare [section] line (INI_CALL_HANDLER_ON_NEW_SECTION) */
                 return 1;
         if (isempty(section)) {
-                add_error(st, st->file, lineno, "'%s' is outside any section; put it under [agent], [pki], [child] or [alerts]", name);
+                add_error(st, st->file, lineno, "'%s' is outside any section; put it under [agent], [pki], [child], [alerts] or [credentials]", name);
                 return 1;
         }
         if (!known_section(section))
@@ -847,6 +863,9 @@ static const struct {
         { "alerts", "command_timeout", USEC_PER_SEC, USEC_PER_HOUR },
         { "alerts", "delivery_timeout", USEC_PER_SEC, USEC_PER_HOUR },
         { "alerts", "retry_max", USEC_PER_SEC, 7 * USEC_PER_DAY },
+        { "credentials", "refresh_before", 0, 12 * USEC_PER_HOUR },
+        { "credentials", "timeout", USEC_PER_SEC, 5 * USEC_PER_MINUTE },
+        { "credentials", "retry_max", USEC_PER_SEC, USEC_PER_DAY },
 };
 
 static void check_durations(ParseState *st) {
@@ -862,6 +881,104 @@ static void check_durations(ParseState *st) {
                                format_duration(duration_bounds[i].min, a, sizeof a),
                                format_duration(duration_bounds[i].max, b, sizeof b));
         }
+}
+
+static int c_join_pki(Config *c, char **p) {
+        return c->pki.dir ? join_pki_path(c->pki.dir, p) : (*p && (*p)[0] != '/' ? -EINVAL : 0);
+}
+
+static void check_arn(ParseState *st, const char *key, const char *arn, ArnKind kind, char **region) {
+        const char *why = NULL;
+        if (arn && ra_arn_check(arn, kind, region, &why) < 0)
+                err_at(st, "credentials", key, "'%s' %s; write %s", arn, strna(why), ra_arn_example(kind));
+}
+
+static int add_id(unsigned **ids, size_t *n, unsigned id) {
+        unsigned *a;
+        for (size_t i = 0; i < *n; i++)
+                if ((*ids)[i] == id)
+                        return 0;
+        a = reallocarray(*ids, *n + 1, sizeof(unsigned));
+        if (!a)
+                return -ENOMEM;
+        a[(*n)++] = id;
+        *ids = a;
+        return 0;
+}
+
+static void validate_credentials(ParseState *st) {
+        CredentialsSection *cr = &st->config->credentials;
+        _cleanup_free_ char *ta_region = NULL, *pr_region = NULL;
+        const char *why = NULL;
+        int set = !!cr->trust_anchor_arn + !!cr->profile_arn + !!cr->role_arn;
+
+        _Static_assert(sizeof(uid_t) == sizeof(unsigned) && sizeof(gid_t) == sizeof(unsigned), "ids");
+        /* the allow list: root and the [child] user unless given */
+        if (!cr->allowed_users) {
+                (void) add_id((unsigned **) &cr->allowed_uids, &cr->n_allowed_uids, 0);
+                if (st->config->child.user.name && st->config->child.user.uid != (uid_t) -1)
+                        (void) add_id((unsigned **) &cr->allowed_uids, &cr->n_allowed_uids, st->config->child.user.uid);
+        }
+        STRV_FOREACH(u, cr->allowed_users) {
+                uid_t uid;
+                gid_t gid;
+                if (resolve_user(*u, &uid, &gid) < 0)
+                        err_at(st, "credentials", "allowed_users", "user '%s' does not exist; create it or name another", *u);
+                else
+                        (void) add_id((unsigned **) &cr->allowed_uids, &cr->n_allowed_uids, uid);
+        }
+        STRV_FOREACH(g, cr->allowed_groups) {
+                gid_t gid;
+                if (resolve_group(*g, &gid) < 0)
+                        err_at(st, "credentials", "allowed_groups", "group '%s' does not exist; create it or name another", *g);
+                else
+                        (void) add_id((unsigned **) &cr->allowed_gids, &cr->n_allowed_gids, gid);
+        }
+
+        if (set == 0) {
+                /* off: keys that only matter when on are still checked for syntax below */
+                cr->enabled = false;
+        } else if (set < 3) {
+                _cleanup_strv_free_ char **missing = NULL;
+                if (!cr->trust_anchor_arn)
+                        (void) strv_extend(&missing, "trust_anchor_arn");
+                if (!cr->profile_arn)
+                        (void) strv_extend(&missing, "profile_arn");
+                if (!cr->role_arn)
+                        (void) strv_extend(&missing, "role_arn");
+                _cleanup_free_ char *l = strv_join(missing, ", ");
+                err_at(st, "credentials", cr->trust_anchor_arn ? (cr->profile_arn ? "role_arn" : "profile_arn") : "trust_anchor_arn",
+                       "[credentials] needs trust_anchor_arn, profile_arn and role_arn together; missing: %s", strna(l));
+        } else
+                cr->enabled = true;
+
+        check_arn(st, "trust_anchor_arn", cr->trust_anchor_arn, ARN_TRUST_ANCHOR, &ta_region);
+        check_arn(st, "profile_arn", cr->profile_arn, ARN_PROFILE, &pr_region);
+        check_arn(st, "role_arn", cr->role_arn, ARN_ROLE, NULL);
+        if (ta_region && pr_region && !streq(ta_region, pr_region))
+                err_at(st, "credentials", "profile_arn", "is in region %s but the trust anchor is in %s; both must be in the same region",
+                       pr_region, ta_region);
+        if (cr->region && !ra_region_valid(cr->region))
+                err_at(st, "credentials", "region", "'%s' is not a region; write one such as eu-west-1", cr->region);
+        if (!cr->region && ta_region)
+                cr->region = strdup(ta_region);
+        if (cr->enabled && cr->region && ta_region && !streq(cr->region, ta_region))
+                err_at(st, "credentials", "region", "is %s but the trust anchor lives in %s; Roles Anywhere resources are regional: leave region empty",
+                       cr->region, ta_region);
+        if (cr->endpoint && ra_endpoint_check(cr->endpoint, &why) < 0)
+                err_at(st, "credentials", "endpoint", "'%s' %s", cr->endpoint, why);
+        if (!cr->endpoint && cr->region)
+                cr->endpoint = ra_endpoint_default(cr->region);
+        if (cr->session_duration < 15 * USEC_PER_MINUTE || cr->session_duration > 12 * USEC_PER_HOUR ||
+            cr->session_duration % USEC_PER_SEC)
+                err_at(st, "credentials", "session_duration", "must be whole seconds between 15m and 12h (AWS's limits)");
+        if (cr->refresh_before >= cr->session_duration)
+                err_at(st, "credentials", "refresh_before", "must be shorter than session_duration, or the credentials would be refreshed at once");
+        if (cr->role_session_name && !ra_role_session_name_valid(cr->role_session_name))
+                err_at(st, "credentials", "role_session_name", "'%s' must be 2-64 characters of letters, digits and +=,.@_-",
+                       cr->role_session_name);
+        if (c_join_pki(st->config, &cr->intermediates) < 0)
+                err_at(st, "credentials", "intermediates", "must be a plain file name (in [pki] dir) or an absolute path");
 }
 
 /* Cross-field checks and name resolution, after every file was read. */
@@ -938,6 +1055,7 @@ static void validate(ParseState *st) {
         }
         if (c->alerts.queue_max < 1 || c->alerts.queue_max > 100000)
                 err_at(st, "alerts", "queue_max", "must be between 1 and 100000");
+        validate_credentials(st);
 }
 
 static void apply_defaults(ParseState *st) {
@@ -980,6 +1098,18 @@ Config *config_free(Config *c) {
         free(c->alerts.command_user.name);
         free(c->alerts.textfile);
         free(c->alerts.instance);
+        free(c->credentials.trust_anchor_arn);
+        free(c->credentials.profile_arn);
+        free(c->credentials.role_arn);
+        free(c->credentials.region);
+        free(c->credentials.endpoint);
+        free(c->credentials.ca_file);
+        free(c->credentials.role_session_name);
+        free(c->credentials.intermediates);
+        strv_free(c->credentials.allowed_users);
+        strv_free(c->credentials.allowed_groups);
+        free(c->credentials.allowed_uids);
+        free(c->credentials.allowed_gids);
         free(c);
         return NULL;
 }

@@ -109,6 +109,28 @@ typedef struct AlertsSection {
         char *instance; /* NULL: hostname */
 } AlertsSection;
 
+typedef struct CredentialsSection {
+        bool enabled;            /* the three ARNs are set */
+        char *trust_anchor_arn;
+        char *profile_arn;
+        char *role_arn;
+        char *region;            /* default: the trust anchor ARN's region */
+        char *endpoint;          /* default: https://rolesanywhere.<region>.amazonaws.com */
+        char *ca_file;           /* extra trust for the endpoint, NULL: system store */
+        usec_t session_duration;
+        char *role_session_name;
+        char *intermediates;     /* PEM chain file, NULL: none */
+        usec_t refresh_before;
+        usec_t timeout;
+        usec_t retry_max;
+        char **allowed_users;    /* as written */
+        char **allowed_groups;
+        uid_t *allowed_uids;     /* resolved; default root + [child] user */
+        size_t n_allowed_uids;
+        gid_t *allowed_gids;
+        size_t n_allowed_gids;
+} CredentialsSection;
+
 typedef struct Config {
         char *path;          /* main file */
         char **files;        /* every file read, in order */
@@ -116,6 +138,7 @@ typedef struct Config {
         PkiSection pki;
         ChildSection child;
         AlertsSection alerts;
+        CredentialsSection credentials;
         /* test-only: seconds added to the wall clock; see docs/agent.conf.md */
         int64_t test_clock_offset_sec;
 } Config;

@@ -284,6 +284,86 @@ static void test_long_line(void **state) {
         free(text);
 }
 
+#define TA "arn:aws:rolesanywhere:eu-west-1:123456789012:trust-anchor/1f2e3d4c-0000-4000-8000-aabbccddeeff"
+#define PR "arn:aws:rolesanywhere:eu-west-1:123456789012:profile/0a0b0c0d-1111-4111-8111-001122334455"
+#define RO "arn:aws:iam::123456789012:role/agentic-vault-signer"
+
+static void test_credentials_section(void **state) {
+        char *p, *text = NULL;
+        Config *c = NULL;
+        ConfigErrors e = {};
+
+        /* off by default; root may fetch */
+        assert_true(asprintf(&text, "[pki]\ngroup = %s\n", my_group()) > 0);
+        p = write_file("credoff.conf", text);
+        assert_int_equal(config_load(p, "/nonexistent", false, &c, &e), 0);
+        assert_false(c->credentials.enabled);
+        assert_int_equal(c->credentials.n_allowed_uids, 1);
+        assert_int_equal(c->credentials.allowed_uids[0], 0);
+        c = config_free(c);
+        free(p);
+        free(text);
+
+        /* the three ARNs switch it on; region and endpoint follow the trust anchor */
+        assert_true(asprintf(&text,
+                             "[pki]\ngroup = %s\ndir = /etc/pki/ra\n[credentials]\ntrust_anchor_arn = " TA "\nprofile_arn = " PR
+                             "\nrole_arn = " RO "\nintermediates = chain.pem\nrole_session_name = vault-1\n",
+                             my_group()) > 0);
+        p = write_file("cred.conf", text);
+        assert_int_equal(config_load(p, "/nonexistent", false, &c, &e), 0);
+        assert_true(c->credentials.enabled);
+        assert_string_equal(c->credentials.region, "eu-west-1");
+        assert_string_equal(c->credentials.endpoint, "https://rolesanywhere.eu-west-1.amazonaws.com");
+        assert_string_equal(c->credentials.intermediates, "/etc/pki/ra/chain.pem");
+        assert_int_equal(c->credentials.session_duration, USEC_PER_HOUR);
+        assert_int_equal(c->credentials.refresh_before, 10 * USEC_PER_MINUTE);
+        c = config_free(c);
+        free(p);
+        free(text);
+
+        /* every mistake named with file:line and the fix */
+        p = write_file("credbad.conf",
+                       "[credentials]\n"
+                       "trust_anchor_arn = arn:aws:rolesanywhere:eu-west-1:12345:trust-anchor/x\n"          /* 2 */
+                       "profile_arn = arn:aws:rolesanywhere:us-east-1:123456789012:profile/abc\n"           /* 3 */
+                       "role_arn = arn:aws:iam::123456789012:user/bob\n"                                   /* 4 */
+                       "endpoint = http://rolesanywhere.example.com\n"                                    /* 5 */
+                       "session_duration = 13h\n"                                                         /* 6 */
+                       "role_session_name = a b\n"                                                        /* 7 */
+                       "allowed_users = no-such-user-agv\n"                                               /* 8 */
+                       "region = Europe\n");                                                               /* 9 */
+        assert_int_equal(config_load(p, "/nonexistent", false, &c, &e), -EINVAL);
+        char at[600];
+#define AT2(n) (snprintf(at, sizeof(at), "%s:%d: ", p, (n)), at)
+        assert_true(has_error(&e, AT2(2), "12 digits"));
+        assert_true(has_error(&e, AT2(2), "arn:aws:rolesanywhere:REGION:ACCOUNT:trust-anchor/ID"));
+        assert_true(has_error(&e, AT2(4), "not a role ARN"));
+        assert_true(has_error(&e, AT2(5), "loopback"));
+        assert_true(has_error(&e, AT2(6), "between 15m and 12h"));
+        assert_true(has_error(&e, AT2(7), "2-64 characters"));
+        assert_true(has_error(&e, AT2(8), "no-such-user-agv"));
+        assert_true(has_error(&e, AT2(9), "not a region"));
+        config_errors_done(&e);
+        free(p);
+
+        /* only some ARNs: say which are missing */
+        p = write_file("credpart.conf", "[credentials]\nrole_arn = " RO "\nendpoint = http://127.0.0.1:9\n");
+        assert_int_equal(config_load(p, "/nonexistent", false, &c, &e), -EINVAL);
+        assert_true(has_error(&e, p, "missing: trust_anchor_arn, profile_arn"));
+        assert_false(has_error(&e, p, "loopback")); /* http:// to loopback is fine */
+        config_errors_done(&e);
+        free(p);
+
+        /* mismatched regions and refresh_before >= session_duration */
+        p = write_file("credreg.conf", "[credentials]\ntrust_anchor_arn = " TA "\nprofile_arn = " PR "\nrole_arn = " RO
+                                       "\nregion = us-east-1\nsession_duration = 15m\nrefresh_before = 20m\n");
+        assert_int_equal(config_load(p, "/nonexistent", false, &c, &e), -EINVAL);
+        assert_true(has_error(&e, p, "trust anchor lives in eu-west-1"));
+        assert_true(has_error(&e, p, "shorter than session_duration"));
+        config_errors_done(&e);
+        free(p);
+}
+
 int main(void) {
         const struct CMUnitTest tests[] = {
                 cmocka_unit_test(test_durations),
@@ -295,6 +375,7 @@ int main(void) {
                 cmocka_unit_test(test_cross_field_and_groups),
                 cmocka_unit_test(test_missing_file),
                 cmocka_unit_test(test_long_line),
+                cmocka_unit_test(test_credentials_section),
         };
         return cmocka_run_group_tests(tests, setup_tmp, teardown_tmp);
 }
