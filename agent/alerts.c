@@ -648,12 +648,19 @@ static void resolve_matching(Alerts *a, const char *role, const char *serial, co
         am_post(a);
 }
 
+/* The planner counts in unsigned Unix time: a certificate that ended
+ * before 1970 is planned as ending at the epoch, i.e. long expired (its
+ * real date is still what the messages show). */
+static uint64_t planned_end(const CertInfo *ci) {
+        return ci->not_after <= 0 ? 1 : (uint64_t) ci->not_after;
+}
+
 static void fire_expiry(Alerts *a, const char *role, const CertInfo *ci, usec_t before, uint64_t now) {
         _cleanup_strv_free_ char **fields = NULL;
         _cleanup_free_ char *key = NULL, *summary = NULL;
         char stage[ALERT_STAGE_NAME_MAX], na[32];
         bool ca = streq(role, "ca"), expired = before == ALERT_STAGE_EXPIRED;
-        int64_t days = alert_days_left(ci->not_after, now);
+        int64_t days = alert_days_left(planned_end(ci), now);
         Alert al = {
                 .name = (char *) (ca ? (expired ? "AgvCaCertificateExpired" : "AgvCaCertificateExpiring")
                                      : (expired ? "AgvCertificateExpired" : "AgvCertificateExpiring")),
@@ -665,7 +672,7 @@ static void fire_expiry(Alerts *a, const char *role, const CertInfo *ci, usec_t 
                 .serial = ci->serial,
                 .subject = ci->subject,
                 .issuer = ci->issuer,
-                .not_after = ci->not_after,
+                .not_after = planned_end(ci),
                 .days_left = days,
                 .description = (char *) renewal_fix(role),
                 .instance = (char *) instance(a),
@@ -745,9 +752,9 @@ static uint64_t plan_role(Alerts *a, const char *role, const CertInfo *ci, uint6
         AlertPlan p;
         uint64_t next;
 
-        if (!ci->serial || ci->not_after == 0)
+        if (!ci->serial)
                 return USEC_INFINITY;
-        alert_plan_evaluate(cfg(a), ci->not_after, alert_store_fired(&a->store, role, ci->serial), now, &p);
+        alert_plan_evaluate(cfg(a), planned_end(ci), alert_store_fired(&a->store, role, ci->serial), now, &p);
         if (p.fire) {
                 char name[ALERT_STAGE_NAME_MAX];
                 for (size_t i = 0; i < p.n_mark; i++)
@@ -758,9 +765,9 @@ static uint64_t plan_role(Alerts *a, const char *role, const CertInfo *ci, uint6
                 save_store(a);
                 fire_expiry(a, role, ci, p.fire_before, now);
         }
-        next = MIN(p.next, alert_plan_next_health_change(cfg(a), ci->not_after, now));
-        if (ci->not_after > now)
-                next = MIN(next, ci->not_after);
+        next = MIN(p.next, alert_plan_next_health_change(cfg(a), planned_end(ci), now));
+        if (planned_end(ci) > now)
+                next = MIN(next, planned_end(ci));
         return next;
 }
 
@@ -1101,12 +1108,12 @@ static json_object *cert_json(Alerts *a, const char *role, const CertInfo *ci, u
 
         json_object_object_add(o, "role", json_object_new_string(role));
         json_object_object_add(o, "serial", json_string_or_null(ci->serial));
-        json_object_object_add(o, "not_after", json_time_or_null(ci->not_after));
-        json_object_object_add(o, "health", json_object_new_string(health_to_string(alert_plan_health(cfg(a), ci->not_after, now))));
+        json_object_object_add(o, "not_after", ci->serial ? json_time(ci->not_after) : NULL);
+        json_object_object_add(o, "health", json_object_new_string(health_to_string(alert_plan_health(cfg(a), planned_end(ci), now))));
         STRV_FOREACH(f, alert_store_fired(&a->store, role, strempty(ci->serial)))
                 json_object_array_add(fired, json_object_new_string(*f));
         json_object_object_add(o, "fired", fired);
-        alert_plan_evaluate(cfg(a), ci->not_after, alert_store_fired(&a->store, role, strempty(ci->serial)), now, &p);
+        alert_plan_evaluate(cfg(a), planned_end(ci), alert_store_fired(&a->store, role, strempty(ci->serial)), now, &p);
         json_object_object_add(o, "next_alert", json_time_or_null(p.next));
         json_object_object_add(o, "next_stage", p.next == USEC_INFINITY ? NULL
                                                   : json_object_new_string(alert_stage_name(p.next_before, name)));
@@ -1118,12 +1125,12 @@ static void health_reason(Alerts *a, StatusBuilder *sb, const char *role, const 
         char na[32];
         int64_t days;
 
-        if (!ci->serial || ci->not_after == 0 || now >= ci->not_after)
+        if (!ci->serial || now >= planned_end(ci))
                 return; /* expired: the certificate module reports that */
-        h = alert_plan_health(cfg(a), ci->not_after, now);
+        h = alert_plan_health(cfg(a), planned_end(ci), now);
         if (h == HEALTH_OK)
                 return;
-        days = (int64_t) ((ci->not_after - now) / USEC_PER_DAY);
+        days = (int64_t) ((planned_end(ci) - now) / USEC_PER_DAY);
         format_rfc3339(ci->not_after, na, sizeof(na));
         status_add_reason(sb, h, streq(role, "ca") ? "ca_cert_expiring" : "cert_expiring",
                           "%s %s expires in %s%lld day%s (%s); %s", role_title(role), strempty(ci->serial),

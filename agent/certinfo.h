@@ -12,8 +12,10 @@ typedef struct CertInfo {
         char *fingerprint_sha256; /* lowercase hex, colon-free */
         char *subject;            /* RFC 2253 one-line form */
         char *issuer;
-        uint64_t not_before;
-        uint64_t not_after;
+        /* signed: ASN.1 times run from year 0 to 9999, before and after
+         * the epoch; there is no "unknown" value */
+        int64_t not_before;
+        int64_t not_after;
         char *key_type;           /* "RSA-2048", "EC-P256" ... */
         unsigned generation;      /* activation count, client pair only */
         uint64_t activated_at;

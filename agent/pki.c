@@ -451,8 +451,8 @@ void pki_cert_json(json_object *o, const CertInfo *c) {
         json_object_object_add(o, "serial", json_string_or_null(c->serial));
         json_object_object_add(o, "subject", json_string_or_null(c->subject));
         json_object_object_add(o, "issuer", json_string_or_null(c->issuer));
-        json_object_object_add(o, "not_before", json_time_or_null(c->not_before));
-        json_object_object_add(o, "not_after", json_time_or_null(c->not_after));
+        json_object_object_add(o, "not_before", json_time(c->not_before));
+        json_object_object_add(o, "not_after", json_time(c->not_after));
         json_object_object_add(o, "fingerprint_sha256", json_string_or_null(c->fingerprint_sha256));
         json_object_object_add(o, "key_type", json_string_or_null(c->key_type));
 }
@@ -592,12 +592,12 @@ static void pki_status(void *mod, StatusBuilder *sb) {
 }
 
 static void cert_metrics(MetricsWriter *w, const CertInfo *c, const char *role, uint64_t now) {
-        metrics_sample(w, "agv_cert_not_after_seconds", (double) (c->not_after / USEC_PER_SEC), "serial", c->serial,
+        metrics_sample(w, "agv_cert_not_after_seconds", (double) (c->not_after / (int64_t) USEC_PER_SEC), "serial", c->serial,
                        "subject", c->subject, "issuer", c->issuer, "role", role, "path", strempty(c->path), NULL);
-        metrics_sample(w, "agv_cert_not_before_seconds", (double) (c->not_before / USEC_PER_SEC), "serial",
+        metrics_sample(w, "agv_cert_not_before_seconds", (double) (c->not_before / (int64_t) USEC_PER_SEC), "serial",
                        c->serial, "subject", c->subject, "issuer", c->issuer, "role", role, "path",
                        strempty(c->path), NULL);
-        metrics_sample(w, "agv_cert_expired", now > c->not_after ? 1 : 0, "serial", c->serial, "subject",
+        metrics_sample(w, "agv_cert_expired", (int64_t) now > c->not_after ? 1 : 0, "serial", c->serial, "subject",
                        c->subject, "issuer", c->issuer, "role", role, "path", strempty(c->path), NULL);
 }
 

@@ -161,15 +161,30 @@ static char *hex(const unsigned char *d, size_t n) {
         return s;
 }
 
-uint64_t pki_asn1_time_usec(const ASN1_TIME *t) {
+/* Days since 1970-01-01 of a proleptic Gregorian date (the civil-from-days
+ * algorithm by H. Hinnant): no time_t, no timegm() and its -1 ambiguity. */
+int64_t pki_days_from_civil(int64_t y, unsigned m, unsigned d) {
+        int64_t era, yoe, doy, doe;
+        y -= m <= 2;
+        era = (y >= 0 ? y : y - 399) / 400;
+        yoe = y - era * 400;
+        doy = (153 * (int64_t) (m > 2 ? m - 3 : m + 9) + 2) / 5 + (int64_t) d - 1;
+        doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
+        return era * 146097 + doe - 719468;
+}
+
+int pki_asn1_time_usec(const ASN1_TIME *t, int64_t *ret) {
         struct tm tm = {};
-        time_t s;
-        if (!t || ASN1_TIME_to_tm(t, &tm) != 1)
-                return 0;
-        s = timegm(&tm);
-        if (s < 0)
-                return 0;
-        return (uint64_t) s * USEC_PER_SEC;
+        int64_t s;
+        /* ASN1_TIME_to_tm() checks the string (UTCTime or GeneralizedTime) */
+        if (!t || ASN1_TIME_to_tm(t, &tm) != 1) {
+                ERR_clear_error();
+                return -EINVAL;
+        }
+        s = pki_days_from_civil((int64_t) tm.tm_year + 1900, (unsigned) tm.tm_mon + 1, (unsigned) tm.tm_mday) * 86400 +
+            tm.tm_hour * 3600 + tm.tm_min * 60 + tm.tm_sec;
+        *ret = s * (int64_t) USEC_PER_SEC;
+        return 0;
 }
 
 static char *name_oneline(const X509_NAME *n) {
@@ -275,8 +290,11 @@ int pki_cert_info(X509 *x, const char *path, CertInfo *ret) {
         ci.fingerprint_sha256 = hex(md, mdlen);
         ci.subject = name_oneline(X509_get_subject_name(x));
         ci.issuer = name_oneline(X509_get_issuer_name(x));
-        ci.not_before = pki_asn1_time_usec(X509_get0_notBefore(x));
-        ci.not_after = pki_asn1_time_usec(X509_get0_notAfter(x));
+        if (pki_asn1_time_usec(X509_get0_notBefore(x), &ci.not_before) < 0 ||
+            pki_asn1_time_usec(X509_get0_notAfter(x), &ci.not_after) < 0) {
+                cert_info_done(&ci);
+                return -EBADMSG;
+        }
         ci.key_type = pki_key_type(X509_get0_pubkey(x));
         if (!ci.serial || !ci.fingerprint_sha256 || !ci.subject || !ci.issuer || !ci.key_type)
                 goto oom;
@@ -658,10 +676,12 @@ int pki_parse_bundle(const void *data, size_t len, const char *path, STACK_OF(X5
 
 /* ---- checks --------------------------------------------------------------- */
 
-static void check_validity(X509 *x, const CertInfo *ci, uint64_t now, const char *path, Findings *f) {
+static void check_validity(X509 *x, const CertInfo *ci, uint64_t now_u, const char *path, Findings *f) {
         char a[64], b[64];
         const char *fn = base_name(path);
-        if (ci->not_after && now > ci->not_after)
+        int64_t now = (int64_t) now_u;
+        /* both ends, whole range: a notAfter in 1969 is expired, not "unknown" */
+        if (now > ci->not_after)
                 findings_add(f, HEALTH_CRITICAL, FINDING_PAIR, "cert_expired", path,
                              "Renew the certificate (see \"Cert Renewal\" in the deployment guide) and install the new pair",
                              "%s expired at %s", fn, format_rfc3339(ci->not_after, a, sizeof(a)));
@@ -783,7 +803,14 @@ void pki_assess(const PkiBlob *cert, const PkiBlob *key, const PkiBlob *ca, uint
         a->chain = CHAIN_UNVERIFIED;
         if (cert->data) {
                 r = pki_parse_cert(cert->data, cert->len, cert->path, &a->cert, &a->cert_extra, f);
-                if (r >= 0 && pki_cert_info(a->cert, cert->path, &a->info) < 0) {
+                if (r >= 0) {
+                        r = pki_cert_info(a->cert, cert->path, &a->info);
+                        if (r == -EBADMSG)
+                                findings_add(f, HEALTH_CRITICAL, FINDING_PAIR, "cert_time_invalid", cert->path,
+                                             "Re-issue the certificate: its validity dates must be UTCTime or GeneralizedTime (openssl x509 -noout -dates -in <file>)",
+                                             "%s has a notBefore or notAfter that is not a valid time", base_name(cert->path));
+                }
+                if (r < 0 && a->cert) {
                         X509_free(a->cert);
                         a->cert = NULL;
                 }

@@ -106,4 +106,7 @@ char *pki_pubkey_id(EVP_PKEY *k);       /* sha256 hex of the DER SubjectPublicKe
 bool pki_name_looks_like_ca_key(const char *name);
 /* data is a private key belonging to one of the CA certificates. */
 bool pki_blob_is_ca_key(const void *data, size_t len, STACK_OF(X509) *ca);
-uint64_t pki_asn1_time_usec(const ASN1_TIME *t);
+/* An ASN.1 time as Unix microseconds over its whole range (years 0-9999,
+ * before 1970 too); -EINVAL when it is not a valid time. */
+int pki_asn1_time_usec(const ASN1_TIME *t, int64_t *ret);
+int64_t pki_days_from_civil(int64_t y, unsigned m, unsigned d);

@@ -173,7 +173,7 @@ int pki_pair_update(PkiPair *p, const PkiAssessment *a, uint64_t now_real, uint6
         }
 
         /* the last good pair may expire while the disk holds something else */
-        if (p->have_active && !disk_is_active && now_real > p->active.not_after)
+        if (p->have_active && !disk_is_active && (int64_t) now_real > p->active.not_after)
                 findings_add(&nf, HEALTH_CRITICAL, FINDING_OTHER, "active_expired", p->active.path,
                              "Install a renewed pair (see \"Cert Renewal\" in the deployment guide)",
                              "The active certificate (serial %s) expired at %s", p->active.serial,
@@ -195,15 +195,20 @@ int pki_pair_update(PkiPair *p, const PkiAssessment *a, uint64_t now_real, uint6
 }
 
 uint64_t pki_pair_next_boundary(const PkiPair *p, uint64_t now_real) {
-        uint64_t t[3] = {}, best = 0;
+        /* signed: a boundary before 1970 is simply in the past */
+        int64_t t[3] = {}, best = 0, now = (int64_t) now_real;
+        bool have[3] = {};
         if (p->have_active) {
                 t[0] = p->active.not_before;
-                t[1] = p->active.not_after + USEC_PER_SEC; /* "expired" means strictly after */
+                t[1] = p->active.not_after + (int64_t) USEC_PER_SEC; /* "expired" means strictly after */
+                have[0] = have[1] = true;
         }
-        if (p->have_candidate)
+        if (p->have_candidate) {
                 t[2] = p->candidate.not_before;
+                have[2] = true;
+        }
         for (size_t i = 0; i < ELEMENTSOF(t); i++)
-                if (t[i] > now_real && (best == 0 || t[i] < best))
+                if (have[i] && t[i] > now && (best == 0 || t[i] < best))
                         best = t[i];
-        return best;
+        return (uint64_t) best;
 }

@@ -146,12 +146,22 @@ json_object *json_string_or_null(const char *s) {
         return s ? json_object_new_string(s) : NULL;
 }
 
-char *format_rfc3339(uint64_t unix_usec, char *buf, size_t n) {
-        time_t t = (time_t) (unix_usec / USEC_PER_SEC);
+char *format_rfc3339(int64_t unix_usec, char *buf, size_t n) {
+        /* floor division: -1 us is 1969-12-31T23:59:59Z */
+        int64_t s = unix_usec / (int64_t) USEC_PER_SEC - (unix_usec % (int64_t) USEC_PER_SEC < 0);
+        time_t t = (time_t) s;
         struct tm tm;
-        if (!gmtime_r(&t, &tm) || strftime(buf, n, "%Y-%m-%dT%H:%M:%SZ", &tm) == 0)
+        if (!gmtime_r(&t, &tm))
                 snprintf(buf, n, "invalid");
+        else
+                snprintf(buf, n, "%04d-%02d-%02dT%02d:%02d:%02dZ", tm.tm_year + 1900, tm.tm_mon + 1, tm.tm_mday,
+                         tm.tm_hour, tm.tm_min, tm.tm_sec);
         return buf;
+}
+
+json_object *json_time(int64_t unix_usec) {
+        char buf[48];
+        return json_object_new_string(format_rfc3339((int64_t) unix_usec, buf, sizeof(buf)));
 }
 
 json_object *json_time_or_null(uint64_t unix_usec) {

@@ -56,7 +56,8 @@ Health status_result_health(json_object *result);
 /* json-c helpers used across modules */
 json_object *json_string_or_null(const char *s);
 json_object *json_time_or_null(uint64_t unix_usec); /* RFC 3339 UTC string */
-char *format_rfc3339(uint64_t unix_usec, char *buf, size_t n);
+char *format_rfc3339(int64_t unix_usec, char *buf, size_t n); /* also before 1970 */
+json_object *json_time(int64_t unix_usec); /* always a string: certificate dates */
 static inline void json_object_putp(json_object **j) {
         if (*j)
                 json_object_put(*j);

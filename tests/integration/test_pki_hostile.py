@@ -5,6 +5,7 @@ future, a symlinked directory, hard links that go away, thousands of
 key-like files."""
 
 import os
+import pathlib
 import stat
 
 import pytest
@@ -66,3 +67,51 @@ def test_status_current_after_manual_fix(agents):
     assert st["state"] == "ok", st["reasons"]
     assert [f["state"] for f in st["permissions"]["files"] if f["role"] == "private_key"] == ["ok"]
     c.close()
+
+
+# ---- defect 4: validity over the whole ASN.1 time range ----------------------
+
+def test_certificate_expired_before_1970_is_rejected(agents):
+    """notAfter in 1969: rejected as expired with its real date; the active
+    pair stays; `check` says critical."""
+    import datetime
+    from agvtest import serial_hex
+    from pkitest import guide_install
+    a = agents().start()
+    active = cert_section(a)["serial"]
+    utc = datetime.timezone.utc
+    cert, key = default_pair.pki.client(not_before=datetime.datetime(1960, 1, 1, tzinfo=utc),
+                                        not_after=datetime.datetime(1969, 12, 31, 23, 59, 59, tzinfo=utc))
+    guide_install(a, pathlib.Path(a.dir), cert, key)
+    wait_until(lambda: cert_section(a)["state"] == "rejected", what="1969 pair rejected")
+    c = cert_section(a)
+    assert c["serial"] == active and c["generation"] == 1
+    assert c["candidate_serial"] == serial_hex(cert)
+    assert c["candidate"]["not_after"] == "1969-12-31T23:59:59Z"
+    assert c["candidate"]["not_before"] == "1960-01-01T00:00:00Z"
+    f = [f for f in c["candidate"]["findings"] if f["code"] == "cert_expired"]
+    assert f and "expired at 1969-12-31T23:59:59Z" in f[0]["message"], c["candidate"]["findings"]
+    assert a.status()["state"] == "critical"
+    r = a.cli("check", "--config", a.config_path)
+    assert r.returncode == 2 and "cert_expired" in r.stdout, r.stdout
+
+
+def test_certificate_until_9999_is_activated(agents):
+    """notBefore before 1970 and notAfter 9999-12-31 (RFC 5280's "no
+    well-defined expiration"): valid, activated, dates shown as they are."""
+    import datetime
+    from agvtest import serial_hex
+    from pkitest import guide_install
+    import pathlib
+    a = agents().start()
+    utc = datetime.timezone.utc
+    cert, key = default_pair.pki.client(not_before=datetime.datetime(1950, 1, 1, tzinfo=utc),
+                                        not_after=datetime.datetime(9999, 12, 31, 23, 59, 59, tzinfo=utc))
+    guide_install(a, pathlib.Path(a.dir), cert, key)
+    wait_until(lambda: cert_section(a)["serial"] == serial_hex(cert), what="activation")
+    c = cert_section(a)
+    assert c["state"] == "ok" and c["generation"] == 2
+    assert c["not_before"] == "1950-01-01T00:00:00Z" and c["not_after"] == "9999-12-31T23:59:59Z"
+    assert c["seconds_left"] > 250_000_000_000
+    out = a.cli("metrics", "--config", a.config_path).stdout
+    assert any(l.startswith("agv_cert_not_before_seconds{") and l.endswith(" -631152000") for l in out.splitlines()), out

@@ -237,6 +237,80 @@ static void test_validity(void **state) {
         tl_free(&future);
 }
 
+/* Re-date a generated certificate (ASN.1 time strings, "YYYYMMDDHHMMSSZ")
+ * and sign it again with the issuer's key. */
+static void redate(TlCert *c, const TlCert *issuer, const char *nb, const char *na) {
+        if (nb)
+                assert_int_equal(ASN1_TIME_set_string_X509(X509_getm_notBefore(c->cert), nb), 1);
+        if (na)
+                assert_int_equal(ASN1_TIME_set_string_X509(X509_getm_notAfter(c->cert), na), 1);
+        assert_true(X509_sign(c->cert, issuer->key, EVP_sha256()) > 0);
+}
+
+static void test_validity_full_range(void **state) {
+        TlCert c = tl_make(&(TlOpts) {}, &ca);
+        PkiAssessment a;
+        char buf[48];
+        int64_t t;
+
+        /* the epoch arithmetic, both sides of 1970 and at the ends */
+        assert_int_equal(pki_days_from_civil(1970, 1, 1), 0);
+        assert_int_equal(pki_days_from_civil(1969, 12, 31), -1);
+        assert_int_equal(pki_days_from_civil(2038, 1, 19), 24855);
+        assert_int_equal(pki_days_from_civil(2000, 3, 1), 11017);
+        assert_int_equal(pki_days_from_civil(0, 1, 1), -719528);
+        assert_int_equal(pki_days_from_civil(9999, 12, 31), 2932896);
+
+        /* notAfter in 1969 (UTCTime 69 is 1969): expired, never activated */
+        redate(&c, &ca, "19600101000000Z", "19691231235959Z");
+        run_pair(&c, c.key, NULL, &a);
+        assert_only(&a, "cert_expired");
+        assert_int_equal(pki_assessment_verdict(&a), VERDICT_INVALID);
+        assert_true(a.info.not_after == -(int64_t) USEC_PER_SEC);
+        assert_string_equal(format_rfc3339(a.info.not_after, buf, sizeof(buf)), "1969-12-31T23:59:59Z");
+        assert_non_null(strstr(a.findings.items[0].message, "expired at 1969-12-31T23:59:59Z"));
+        pki_assessment_done(&a);
+
+        /* the same with the CA bundle: still the date, not a chain failure */
+        run_pair(&c, c.key, &ca, &a);
+        assert_only(&a, "cert_expired");
+        pki_assessment_done(&a);
+
+        /* year 0 to 1 s after the epoch: expired too */
+        redate(&c, &ca, "00000101000000Z", "19700101000001Z");
+        run_pair(&c, c.key, NULL, &a);
+        assert_only(&a, "cert_expired");
+        assert_true(a.info.not_before == (int64_t) -719528 * 86400 * (int64_t) USEC_PER_SEC);
+        pki_assessment_done(&a);
+
+        /* notBefore before 1970, notAfter at the end of 9999 (RFC 5280's
+         * "no expiration"): valid now */
+        redate(&c, &ca, "19500101000000Z", "99991231235959Z");
+        run_pair(&c, c.key, &ca, &a);
+        assert_int_equal(a.findings.n, 0);
+        assert_int_equal(pki_assessment_verdict(&a), VERDICT_VALID);
+        assert_string_equal(format_rfc3339(a.info.not_after, buf, sizeof(buf)), "9999-12-31T23:59:59Z");
+        assert_string_equal(format_rfc3339(a.info.not_before, buf, sizeof(buf)), "1950-01-01T00:00:00Z");
+        pki_assessment_done(&a);
+
+        /* valid from after 2038 (beyond 32-bit time_t): not yet valid */
+        redate(&c, &ca, "20400101000000Z", "20500101000000Z");
+        run_pair(&c, c.key, NULL, &a);
+        assert_only(&a, "cert_not_yet_valid");
+        assert_non_null(strstr(a.findings.items[0].message, "not valid before 2040-01-01T00:00:00Z"));
+        pki_assessment_done(&a);
+
+        /* and a notAfter that is no time at all */
+        assert_int_equal(ASN1_STRING_set(X509_getm_notAfter(c.cert), "20501399000000Z", 15), 1);
+        assert_true(X509_sign(c.cert, ca.key, EVP_sha256()) > 0);
+        assert_int_equal(pki_asn1_time_usec(X509_get0_notAfter(c.cert), &t), -EINVAL);
+        run_pair(&c, c.key, NULL, &a);
+        assert_true(findings_has(&a.findings, "cert_time_invalid"));
+        assert_int_equal(pki_assessment_verdict(&a), VERDICT_INVALID);
+        pki_assessment_done(&a);
+        tl_free(&c);
+}
+
 static void test_ca_as_client(void **state) {
         PkiAssessment a;
         run_pair(&ca, ca.key, NULL, &a);
@@ -411,6 +485,7 @@ int main(void) {
                 cmocka_unit_test(test_encrypted_key),
                 cmocka_unit_test(test_encrypted_key_der),
                 cmocka_unit_test(test_validity),
+                cmocka_unit_test(test_validity_full_range),
                 cmocka_unit_test(test_ca_as_client),
                 cmocka_unit_test(test_extensions),
                 cmocka_unit_test(test_key_strength),
