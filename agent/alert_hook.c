@@ -6,6 +6,7 @@
 #include <signal.h>
 #include <sys/wait.h>
 
+#include "fdlimit.h"
 #include "log.h"
 #include "strv.h"
 
@@ -144,6 +145,7 @@ _noreturn_ static void child_exec(int out_fd, int null_fd, char *const *argv, ch
         }
         if (chdir("/") < 0)
                 _exit(126);
+        fdlimit_restore_for_child();
         execvpe(argv[0], argv, envp);
         _exit(127);
 }

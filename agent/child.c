@@ -16,6 +16,7 @@
 
 #include "child_fsm.h"
 #include "certinfo.h"
+#include "fdlimit.h"
 #include "log.h"
 #include "manager.h"
 #include "mcp_router.h"
@@ -688,6 +689,7 @@ static _noreturn_ void child_after_fork(pid_t parent, int fin, int fout, int fer
                         (void) close(fd);
 
         umask(ch->umask);
+        fdlimit_restore_for_child();
         stage = STAGE_CHDIR;
         if (chdir(ch->working_directory ? ch->working_directory : "/") < 0)
                 goto fail;
@@ -1443,7 +1445,7 @@ static void open_server(Child *c) {
 
         if (!c->server && mcp_server_new(c->m->event, &scb, c, &c->server) < 0)
                 return;
-        mcp_server_set_max_clients(c->server, config->agent.max_clients);
+        mcp_server_set_max_clients(c->server, manager_max_clients(c->m));
         r = mcp_server_listen(c->server, config->child.mcp_socket,
                               config->agent.socket_group.name ? config->agent.socket_group.gid : (gid_t) -1, 0660);
         if (r < 0) {

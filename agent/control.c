@@ -9,6 +9,7 @@
 #include <systemd/sd-daemon.h>
 #include <systemd/sd-event.h>
 
+#include "fdlimit.h"
 #include "log.h"
 #include "manager.h"
 #include "modules.h"
@@ -28,6 +29,7 @@ struct Control {
         char *path;          /* bound path (NULL when socket-activated) */
         bool activated;
         sd_event_source *listen_source;
+        AcceptGuard accept_guard;
         ControlClient *clients;
         unsigned n_clients;
         uint64_t requests;
@@ -382,11 +384,10 @@ static int on_accept(sd_event_source *s, int lfd, uint32_t revents, void *userda
                 int r;
 
                 if (fd < 0) {
-                        if (errno != EAGAIN && errno != EINTR && errno != ECONNABORTED)
-                                log_warning_errno(errno, "accept() on the control socket failed");
+                        (void) accept_guard_failed(&c->accept_guard, m->event, s, errno);
                         break;
                 }
-                if (c->n_clients >= m->config->agent.max_clients) {
+                if (c->n_clients >= manager_max_clients(m)) {
                         c->dropped++;
                         reject_client(TAKE_FD(fd), "too_many_clients",
                                       "the agent serves [agent] max_clients connections at once; try again");
@@ -512,6 +513,7 @@ static int adopt_activated(Control *c) {
 }
 
 static void close_listener(Control *c) {
+        accept_guard_done(&c->accept_guard);
         c->listen_source = sd_event_source_disable_unref(c->listen_source);
         c->fd = safe_close(c->fd);
         if (c->path && !c->activated)
@@ -573,6 +575,7 @@ int control_new(Manager *m, Control **ret) {
                 return -ENOMEM;
         c->manager = m;
         c->fd = -1;
+        c->accept_guard.what = "control socket";
         *ret = c;
         return 0;
 }

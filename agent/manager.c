@@ -8,6 +8,7 @@
 #include <time.h>
 
 #include "control.h"
+#include "fdlimit.h"
 #include "log.h"
 #include "message-ids.h"
 #include "metrics.h"
@@ -213,6 +214,21 @@ static void reload_failed(Manager *m, char *const *errors) {
         m->last_reload_error = joined ? TAKE_PTR(joined) : strdup("invalid configuration");
 }
 
+unsigned manager_max_clients(Manager *m) {
+        return fdlimit_max_clients(m->config->agent.max_clients, m->nofile);
+}
+
+/* Say so when max_clients cannot be honoured: past the limit accept()
+ * would fail instead of refusing with too_many_clients. */
+static void check_client_budget(Manager *m) {
+        unsigned eff = manager_max_clients(m);
+        if (eff < m->config->agent.max_clients)
+                log_warning("[agent] max_clients = %u needs %u file descriptors but the limit is %llu; serving at most %u "
+                            "control and %u MCP connections (raise LimitNOFILE= or lower max_clients)",
+                            m->config->agent.max_clients, 2 * m->config->agent.max_clients + FDLIMIT_RESERVED,
+                            (unsigned long long) m->nofile, eff, eff);
+}
+
 int manager_reload(Manager *m, char **error) {
         _cleanup_(config_freep) Config *new = NULL;
         ConfigErrors errors = {};
@@ -246,6 +262,7 @@ int manager_reload(Manager *m, char **error) {
         free(m->last_reload_error);
         m->last_reload_error = NULL;
         log_set_max_level(m->config->agent.log_level);
+        check_client_budget(m);
 
         control_reconfigure(m->control, old, m->config);
         for (size_t i = 0; module_table[i]; i++)
@@ -373,6 +390,8 @@ int manager_new(const char *config_path, Config *config, Manager **ret) {
         m->start_monotonic = now_usec(CLOCK_MONOTONIC);
         m->config_generation = 1;
         m->notify = !!getenv("NOTIFY_SOCKET");
+        m->nofile = fdlimit_raise();
+        check_client_budget(m);
 
         /* Signals arrive through signalfd in the loop; SIGCHLD is blocked so
          * the child supervisor's sd-event child sources work. */

@@ -1,6 +1,7 @@
 /* SPDX-License-Identifier: MIT */
 #pragma once
 
+#include <sys/resource.h>
 #include <systemd/sd-event.h>
 
 #include "config.h"
@@ -33,6 +34,7 @@ typedef struct Manager {
         unsigned stop_pending;     /* modules still stopping */
         sd_event_source *stop_timer;
         bool notify;               /* NOTIFY_SOCKET present */
+        rlim_t nofile;             /* soft RLIMIT_NOFILE after raising it */
 
         /* The serialized status reply, reused until a module reports a
          * change (manager_state_changed) or the second ticks over (uptime,
@@ -48,6 +50,10 @@ int manager_new(const char *config_path, Config *config, Manager **ret);
 Manager *manager_free(Manager *m);
 DEFINE_TRIVIAL_CLEANUP_FUNC(Manager *, manager_free);
 int manager_run(Manager *m);
+
+/* Connections the control and the MCP socket may each hold: [agent]
+ * max_clients, or less when the descriptor limit cannot take it. */
+unsigned manager_max_clients(Manager *m);
 
 /* A module's state changed: recompute status and STATUS= soon (coalesced). */
 void manager_state_changed(Manager *m);

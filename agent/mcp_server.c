@@ -7,6 +7,7 @@
 #include <sys/uio.h>
 #include <sys/un.h>
 
+#include "fdlimit.h"
 #include "log.h"
 #include "strv.h"
 
@@ -30,6 +31,7 @@ struct McpServer {
         int listen_fd;
         char *path;
         sd_event_source *listen_src;
+        AcceptGuard accept_guard;
         sd_event_source *reaper;   /* deferred disconnects */
         McpClient *clients;
         unsigned n_clients, max_clients, next_id;
@@ -233,8 +235,7 @@ static int on_accept(sd_event_source *src, int fd, uint32_t revents, void *userd
         McpServer *s = userdata;
         int cfd = accept4(fd, NULL, NULL, SOCK_NONBLOCK | SOCK_CLOEXEC);
         if (cfd < 0) {
-                if (errno != EAGAIN && errno != EINTR && errno != ECONNABORTED)
-                        log_warning_errno(errno, "MCP socket: accept failed: %m");
+                (void) accept_guard_failed(&s->accept_guard, s->event, src, errno);
                 return 0;
         }
         if (s->max_clients && s->n_clients >= s->max_clients) {
@@ -276,6 +277,7 @@ int mcp_server_new(sd_event *e, const McpServerCallbacks *cb, void *userdata, Mc
         s->cb = *cb;
         s->userdata = userdata;
         s->listen_fd = -1;
+        s->accept_guard.what = "MCP socket";
         r = sd_event_add_defer(e, &s->reaper, on_reap, s);
         if (r < 0) {
                 mcp_server_free(s);
@@ -287,6 +289,7 @@ int mcp_server_new(sd_event *e, const McpServerCallbacks *cb, void *userdata, Mc
 }
 
 static void close_listener(McpServer *s) {
+        accept_guard_done(&s->accept_guard);
         s->listen_src = sd_event_source_disable_unref(s->listen_src);
         if (s->listen_fd >= 0) {
                 s->listen_fd = safe_close(s->listen_fd);
@@ -363,6 +366,7 @@ int mcp_server_listen(McpServer *s, const char *path, gid_t gid, mode_t mode) {
 
         /* Swap: the old listener goes (and its path if different). */
         bool same = s->path && streq(s->path, path);
+        accept_guard_done(&s->accept_guard);
         s->listen_src = sd_event_source_disable_unref(s->listen_src);
         if (s->listen_fd >= 0) {
                 safe_close(s->listen_fd);

@@ -10,6 +10,7 @@ import grp
 import json
 import os
 import pwd
+import resource
 import shutil
 import signal
 import socket
@@ -195,7 +196,8 @@ class Agent:
         self.sections.setdefault(section, {}).update(keys)
         self.write_config()
 
-    def start(self, wait_ready=True, env=None, args=(), expect_fail=False):
+    def start(self, wait_ready=True, env=None, args=(), expect_fail=False, nofile=None):
+        """nofile=(soft, hard): the RLIMIT_NOFILE the agent starts with."""
         self.notify = NotifyListener(os.path.join(self.dir, "notify.sock"))
         e = dict(os.environ)
         e.pop("JOURNAL_STREAM", None)
@@ -204,7 +206,9 @@ class Agent:
         self.log_file = open(self.log_path, "ab")
         self.proc = subprocess.Popen([AGENT, "run", "--config", self.config_path, *args],
                                      stdin=subprocess.DEVNULL, stdout=self.log_file,
-                                     stderr=subprocess.STDOUT, env=e, close_fds=True)
+                                     stderr=subprocess.STDOUT, env=e, close_fds=True,
+                                     preexec_fn=(lambda: resource.setrlimit(resource.RLIMIT_NOFILE, nofile))
+                                     if nofile else None)
         if expect_fail:
             rc = self.proc.wait(10 * SLOW)
             self.proc = None
