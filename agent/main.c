@@ -301,6 +301,8 @@ static const Verb verbs[] = {
         { "check", verb_check, "assess certificate, key and permissions offline; exit 0/1/2" },
         { "metrics", verb_metrics, "print Prometheus metrics" },
         { "restart-child", verb_restart_child, "replace the signer child without downtime" },
+        { "request", verb_request, "make a key and CSR on this machine for a renewal" },
+        { "install-cert", verb_install_cert, "validate and install the signed certificate (or --rollback)" },
         { "mcp", verb_mcp, "bridge stdio to the agent's MCP socket (for MCP client configs)" },
 };
 

@@ -26,5 +26,7 @@ void pki_pass_done(PkiPass *p);
 json_object *pki_findings_json(const Findings *fs);
 void pki_cert_json(json_object *o, const CertInfo *c);
 json_object *pki_file_json(const PkiFile *f);
+/* Each finding with its fix, the way `check` prints them. */
+void pki_findings_print(FILE *f, const Findings *fs);
 
 /* `agv-agent check` is verb_check() in pki_check.c, declared in verbs.h. */

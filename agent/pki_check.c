@@ -38,6 +38,16 @@ static void print_cert(const CertInfo *c, uint64_t now) {
         printf("  key type     %s\n", c->key_type);
 }
 
+void pki_findings_print(FILE *out, const Findings *fs) {
+        if (fs->n > 0)
+                fprintf(out, "findings\n");
+        for (size_t i = 0; i < fs->n; i++) {
+                const Finding *f = &fs->items[i];
+                fprintf(out, "  %-8s %s: %s\n           fix: %s\n", health_to_string(f->severity), f->code,
+                        f->message, f->fix);
+        }
+}
+
 /* The same shapes as the status sections, so scripts can share parsers. */
 static void print_json(const Config *cfg, const PkiPass *pass, Health worst) {
         _cleanup_json_ json_object *o = json_object_new_object();
@@ -163,13 +173,7 @@ int verb_check(int argc, char **argv) {
                 else
                         printf("  %-12s %s\n", pki_role_to_string(f->role), perm_state_to_string(f->perm));
         }
-        if (pass.a.findings.n > 0)
-                printf("findings\n");
-        for (size_t i = 0; i < pass.a.findings.n; i++) {
-                const Finding *f = &pass.a.findings.items[i];
-                printf("  %-8s %s: %s\n           fix: %s\n", health_to_string(f->severity), f->code, f->message,
-                       f->fix);
-        }
+        pki_findings_print(stdout, &pass.a.findings);
         printf("result: %s\n", health_to_string(worst));
         return worst == HEALTH_OK ? 0 : worst == HEALTH_WARNING ? 1 : 2;
 }

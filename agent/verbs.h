@@ -14,3 +14,5 @@ int usage_error(const char *verb, const char *fmt, ...) _printf_(2, 3);
 
 int verb_check(int argc, char **argv); /* pki_check.c: offline certificate check */
 int verb_mcp(int argc, char **argv);   /* mcp_bridge.c: stdio to MCP socket bridge */
+int verb_request(int argc, char **argv);      /* pki_renew.c: key + CSR made on this machine */
+int verb_install_cert(int argc, char **argv); /* pki_renew.c: validated, crash-safe install */
