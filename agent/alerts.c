@@ -599,11 +599,11 @@ static const char *renewal_fix(const char *role) {
                 return "Create a new CA (deployment guide, Step 2), register it as a new IAM Roles Anywhere "
                        "trust anchor (Step 4a), issue a new client certificate from it and install the new "
                        "ca.pem before the old CA expires.";
-        return "Renew it (deployment guide, 'Cert Renewal (Annual)'): sign a new client certificate with the CA "
-               "key including the client-ext.cnf extensions, then on this VM install it with "
-               "`install -m 444 client.crt /etc/pki/rolesanywhere/client.crt` and "
-               "`install -m 440 client.key /etc/pki/rolesanywhere/client.key` (owned root:<app group>); "
-               "the agent picks the new pair up by itself.";
+        return "Renew it with the key made on this VM: `sudo agv-agent request --out client.csr` prints the "
+               "openssl line that signs the CSR with the CA key and the guide's client-ext.cnf; then "
+               "`sudo agv-agent install-cert client.crt` checks and installs the certificate (docs/renewal.md). "
+               "Or the deployment guide's 'Cert Renewal (Annual)' with `install -m 444 client.crt` and "
+               "`install -m 440 client.key` (owned root:<app group>). The agent picks the new pair up by itself.";
 }
 
 static void resolve_matching(Alerts *a, const char *role, const char *serial, const char *name, bool notify,
@@ -1137,7 +1137,8 @@ static void health_reason(Alerts *a, StatusBuilder *sb, const char *role, const 
                           days == 0 ? "less than " : "", (long long) (days == 0 ? 1 : days),
                           days <= 1 ? "" : "s", na,
                           streq(role, "ca") ? "replace the CA and its trust anchor"
-                                            : "renew it (deployment guide: Cert Renewal)");
+                                            : "renew it: 'agv-agent request', sign the CSR, "
+                                              "'agv-agent install-cert client.crt' (docs/renewal.md)");
 }
 
 static void alerts_status(void *mod, StatusBuilder *sb) {

@@ -8,6 +8,7 @@
 #include "message-ids.h"
 #include "metrics.h"
 #include "pki_pair.h"
+#include "pki_renew.h"
 #include "pki_watch.h"
 #include "strv.h"
 
@@ -32,6 +33,11 @@ typedef struct Pki {
         uint64_t burst_start;
         unsigned burst_count;
         bool burst_tripped;
+        /* pending/request.json as last read, keyed by its stat (a request is
+         * made inside pending/, where no event reaches us) */
+        PendingRequest pending;
+        bool have_pending;
+        struct stat pending_st;
 } Pki;
 
 /* ---- one pass ----------------------------------------------------------- */
@@ -397,6 +403,7 @@ static void *pki_free(void *mod) {
         for (size_t i = 0; i < _ROLE_MAX; i++)
                 pki_file_done(&p->files[i]);
         pki_pair_done(&p->pair);
+        pending_request_done(&p->pending);
         pki_parse_cache_flush();
         free(p);
         return NULL;
@@ -485,6 +492,23 @@ static char *days_left(int64_t secs, char *buf, size_t n) {
         return buf;
 }
 
+static void pending_refresh(Pki *p) {
+        _cleanup_free_ char *path = NULL;
+        struct stat st = {};
+
+        if (asprintf(&path, "%s/" PKI_PENDING_DIR "/" PENDING_META, p->m->config->pki.dir) < 0)
+                return;
+        if (lstat(path, &st) < 0)
+                st = (struct stat) {};
+        if (st.st_ino == p->pending_st.st_ino && st.st_dev == p->pending_st.st_dev &&
+            st.st_size == p->pending_st.st_size && st.st_mtim.tv_sec == p->pending_st.st_mtim.tv_sec &&
+            st.st_mtim.tv_nsec == p->pending_st.st_mtim.tv_nsec)
+                return;
+        p->pending_st = st;
+        pending_request_done(&p->pending);
+        p->have_pending = st.st_ino != 0 && pending_request_load(p->m->config->pki.dir, &p->pending) > 0;
+}
+
 static void pki_status(void *mod, StatusBuilder *sb) {
         Pki *p = mod;
         const PkiPair *pr = &p->pair;
@@ -526,6 +550,9 @@ static void pki_status(void *mod, StatusBuilder *sb) {
                 json_object_object_add(c, "ca", ca);
         } else
                 json_object_object_add(c, "ca", NULL);
+        pending_refresh(p);
+        json_object_object_add(c, "pending_request",
+                               p->have_pending ? pending_request_json(cfg->dir, &p->pending) : NULL);
         json_object_object_add(c, "renewals", json_object_new_int64((int64_t) p->renewals_total));
         json_object_object_add(c, "assessments", json_object_new_int64((int64_t) p->assessments));
         json_object_object_add(c, "last_assessment_us", json_object_new_int64((int64_t) p->last_pass_usec));

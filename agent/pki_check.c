@@ -6,6 +6,7 @@
 #include "config.h"
 #include "log.h"
 #include "pki.h"
+#include "pki_renew.h"
 #include "strv.h"
 #include "verbs.h"
 
@@ -49,7 +50,7 @@ void pki_findings_print(FILE *out, const Findings *fs) {
 }
 
 /* The same shapes as the status sections, so scripts can share parsers. */
-static void print_json(const Config *cfg, const PkiPass *pass, Health worst) {
+static void print_json(const Config *cfg, const PkiPass *pass, Health worst, const PendingRequest *pend) {
         _cleanup_json_ json_object *o = json_object_new_object();
         json_object *cert = json_object_new_object(), *files = json_object_new_array();
 
@@ -62,6 +63,7 @@ static void print_json(const Config *cfg, const PkiPass *pass, Health worst) {
                 pki_cert_json(cert, &pass->a.info);
         json_object_object_add(cert, "key_matches", json_object_new_boolean(pass->a.key_matches));
         json_object_object_add(cert, "chain", json_object_new_string(chain_status_to_string(pass->a.chain)));
+        json_object_object_add(cert, "pending_request", pend ? pending_request_json(cfg->pki.dir, pend) : NULL);
         json_object_object_add(o, "certificate", cert);
         for (size_t i = 0; i < _ROLE_MAX; i++)
                 if (pass->files[i].path)
@@ -84,6 +86,8 @@ int verb_check(int argc, char **argv) {
         _cleanup_(config_freep) Config *cfg = NULL;
         _cleanup_(pki_pass_done) PkiPass pass = {};
         ConfigErrors errors = {};
+        _cleanup_(pending_request_done) PendingRequest pending = {};
+        bool have_pending;
         Health worst;
         uint64_t now;
         struct timespec ts;
@@ -144,11 +148,18 @@ int verb_check(int argc, char **argv) {
                 return 2;
         }
 
+        /* a request in progress (root-only: unknown to other users) and an
+         * install that died half-way (completed by the next install-cert) */
+        have_pending = pending_request_load(cfg->pki.dir, &pending) > 0;
+        if (install_journal_present(cfg->pki.dir) > 0)
+                findings_add(&pass.a.findings, HEALTH_CRITICAL, FINDING_OTHER, "install_interrupted", cfg->pki.dir,
+                             "Run 'agv-agent install-cert --recover' (any request or install-cert does it too)",
+                             "an 'agv-agent install-cert' was interrupted (or is running right now)");
         worst = findings_worst(&pass.a.findings);
         if (worst == HEALTH_OK && pki_assessment_verdict(&pass.a) != VERDICT_VALID)
                 worst = HEALTH_CRITICAL;
         if (json) {
-                print_json(cfg, &pass, worst);
+                print_json(cfg, &pass, worst, have_pending ? &pending : NULL);
                 return worst == HEALTH_OK ? 0 : worst == HEALTH_WARNING ? 1 : 2;
         }
 
@@ -161,6 +172,11 @@ int verb_check(int argc, char **argv) {
                pass.a.key_matches ? " (matches the certificate)" : pass.a.key ? " (DOES NOT MATCH)" : "");
         printf("  chain        %s%s%s\n", chain_status_to_string(pass.a.chain),
                cfg->pki.ca_bundle ? " against " : "", strempty(cfg->pki.ca_bundle));
+        if (have_pending) {
+                char since[64];
+                printf("  request      pending since %s: %s key, %s\n", format_rfc3339(pending.created, since, sizeof(since)),
+                       pending.key_type, pending.subject);
+        }
         printf("permissions\n");
         for (size_t i = 0; i < _ROLE_MAX; i++) {
                 const PkiFile *f = &pass.files[i];

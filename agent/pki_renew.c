@@ -248,11 +248,23 @@ static int remove_request_files(int pending_fd) {
         return fsync_dir(pending_fd);
 }
 
-static void remove_staged(const char *path) {
+static bool remove_staged(const char *path) {
         _cleanup_close_ int dfd = open_parent(path);
         _cleanup_free_ char *st = staged_name(path);
-        if (dfd >= 0 && st && unlinkat(dfd, st, 0) == 0)
-                (void) fsync_dir(dfd);
+        if (dfd < 0 || !st || unlinkat(dfd, st, 0) < 0)
+                return false;
+        (void) fsync_dir(dfd);
+        return true;
+}
+
+/* No journal: an install that died before committing left at most staged
+ * copies; the pair in place was never touched. */
+static int remove_uncommitted(Renew *r) {
+        bool a = remove_staged(r->cfg->pki.certificate), b = remove_staged(r->cfg->pki.private_key);
+        if ((a || b) && !r->quiet)
+                fprintf(stderr, "agv-agent %s: rolled back an interrupted install (nothing had been renamed); "
+                        "the pair in place stays\n", r->verb);
+        return a || b;
 }
 
 /* The last steps of an install, also run by recovery: the request is used
@@ -295,18 +307,11 @@ static int recover(Renew *r) {
         int k;
 
         k = open_private_dir(r, PKI_PENDING_DIR, false, &pfd);
-        if (k <= 0) {
-                /* no journal: staged leftovers of an install that never committed */
-                remove_staged(r->cfg->pki.certificate);
-                remove_staged(r->cfg->pki.private_key);
-                return k;
-        }
+        if (k <= 0)
+                return k < 0 ? k : remove_uncommitted(r);
         k = read_at(pfd, INSTALL_JOURNAL, true, &s);
-        if (k == -ENOENT) {
-                remove_staged(r->cfg->pki.certificate);
-                remove_staged(r->cfg->pki.private_key);
-                return 0;
-        }
+        if (k == -ENOENT)
+                return remove_uncommitted(r);
         if (k < 0 || install_journal_parse(s.data, &j) < 0) {
                 fprintf(stderr, "agv-agent %s: %s/" PKI_PENDING_DIR "/" INSTALL_JOURNAL " is unreadable or damaged; "
                         "check the pair with 'agv-agent check', then remove the journal\n", r->verb, r->cfg->pki.dir);
@@ -369,6 +374,15 @@ static int renew_open(Renew *r, const char *config_path, bool create_dir) {
         int k;
 
         k = config_load(config_path ?: DEFAULT_CONFIG_PATH, NULL, !config_path, &r->cfg, &errors);
+        /* root (or the configured owner of the PKI files, for unprivileged
+         * demos); said first, as a user who may not even read the config */
+        if (geteuid() != 0 && (k < 0 || geteuid() != r->cfg->pki.owner.uid)) {
+                config_errors_done(&errors);
+                fprintf(stderr, "agv-agent %s: permission denied: only root may create or install the private key "
+                        "in %s (it is root-only); run it with sudo\n", r->verb,
+                        r->cfg ? r->cfg->pki.dir : "the PKI directory");
+                return -EPERM;
+        }
         if (k < 0) {
                 STRV_FOREACH(e, errors.lines)
                         fprintf(stderr, "%s\n", *e);
@@ -376,12 +390,6 @@ static int renew_open(Renew *r, const char *config_path, bool create_dir) {
                         fprintf(stderr, "agv-agent %s: cannot load the configuration: %s\n", r->verb, strerror(-k));
                 config_errors_done(&errors);
                 return k;
-        }
-        /* root (or the configured owner of the PKI files, for unprivileged demos) */
-        if (geteuid() != 0 && geteuid() != r->cfg->pki.owner.uid) {
-                fprintf(stderr, "agv-agent %s: permission denied: only root may create or install the private key "
-                        "in %s (it is root-only); run it with sudo\n", r->verb, r->cfg->pki.dir);
-                return -EPERM;
         }
         if (create_dir && mkdir(r->cfg->pki.dir, r->cfg->pki.dir_mode) == 0 &&
             chown(r->cfg->pki.dir, r->cfg->pki.owner.uid, r->cfg->pki.owner.gid) < 0)
@@ -800,9 +808,10 @@ static int save_previous(Renew *r, const Pair *old) {
         if (k > 0) {
                 if (renameat2(r->dir_fd, PKI_PREVIOUS_DIR ".new", r->dir_fd, PKI_PREVIOUS_DIR, RENAME_EXCHANGE) < 0)
                         return log_error_errno(errno, "Cannot swap in %s/" PKI_PREVIOUS_DIR, r->cfg->pki.dir);
-                /* previous.new now holds the pair before the previous one */
-                (void) unlinkat(nfd, "client.crt", 0);
-                (void) unlinkat(nfd, "client.key", 0);
+                /* the name previous.new now holds the pair before the
+                 * previous one (nfd follows the directory to "previous") */
+                (void) unlinkat(r->dir_fd, PKI_PREVIOUS_DIR ".new/client.crt", 0);
+                (void) unlinkat(r->dir_fd, PKI_PREVIOUS_DIR ".new/client.key", 0);
                 (void) unlinkat(r->dir_fd, PKI_PREVIOUS_DIR ".new", AT_REMOVEDIR);
         } else if (renameat(r->dir_fd, PKI_PREVIOUS_DIR ".new", r->dir_fd, PKI_PREVIOUS_DIR) < 0)
                 return log_error_errno(errno, "Cannot rename %s/" PKI_PREVIOUS_DIR ".new", r->cfg->pki.dir);
@@ -967,8 +976,6 @@ int verb_install_cert(int argc, char **argv) {
                 return 1;
         if (recover_only)
                 return 0;
-        if (open_private_dir(&r, PKI_PENDING_DIR, true, &pfd) < 0)
-                return 1;
 
         if (rollback) {
                 _cleanup_close_ int prev = -1;
@@ -988,6 +995,8 @@ int verb_install_cert(int argc, char **argv) {
                         report_refusal(&r, "the previous pair", &a);
                         return EXIT_REFUSED;
                 }
+                if (open_private_dir(&r, PKI_PENDING_DIR, true, &pfd) < 0)
+                        return 1;
                 k = install_pair(&r, pfd, "rollback", &new);
                 return k < 0 ? 1 : install_report(&r, "rollback", &a, NULL) < 0 ? 1 : 0;
         }
@@ -999,7 +1008,9 @@ int verb_install_cert(int argc, char **argv) {
         }
         if (asprintf(&key_path, "%s/" PKI_PENDING_DIR "/" PENDING_KEY, r.cfg->pki.dir) < 0)
                 return log_oom(), 1;
-        k = read_at(pfd, PENDING_KEY, true, &new.key);
+        if (open_private_dir(&r, PKI_PENDING_DIR, false, &pfd) < 0)
+                return 1;
+        k = pfd < 0 ? -ENOENT : read_at(pfd, PENDING_KEY, true, &new.key);
         if (k < 0) {
                 fprintf(stderr, "agv-agent install-cert: no pending request (%s: %s). The certificate must be for a "
                         "key made here: run 'agv-agent request', have its CSR signed, then install that certificate\n",

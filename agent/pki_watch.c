@@ -9,6 +9,7 @@
 #include <inotifytools/inotifytools.h>
 
 #include "log.h"
+#include "pki_renew.h"
 #include "strv.h"
 
 /* What changes a pair: writes finishing, renames, links, mode/owner; and the
@@ -141,14 +142,33 @@ static void arm_settle(PkiWatch *w) {
                 (void) sd_event_source_set_description(w->settle, "pki-settle");
 }
 
+/* Names in the PKI directory that are not the pair's business: the
+ * root-only request and previous-pair directories and install's staged
+ * copies (a pass would find the same disk until the rename). They are
+ * never assessed; only their events are skipped here. */
+static bool ignored_name(const struct inotify_event *ev) {
+        size_t n, k = strlen(STAGED_SUFFIX);
+        if (ev->len == 0)
+                return false;
+        if (streq(ev->name, PKI_PENDING_DIR) || streq(ev->name, PKI_PREVIOUS_DIR) ||
+            streq(ev->name, PKI_PREVIOUS_DIR ".new"))
+                return true;
+        n = strlen(ev->name);
+        return n > k && ev->name[0] == '.' && streq(ev->name + n - k, STAGED_SUFFIX);
+}
+
 static int on_io(sd_event_source *s, int fd, uint32_t revents, void *userdata) {
         PkiWatch *w = userdata;
         struct inotify_event *ev;
-        bool rebuild = false, overflow = false;
+        bool rebuild = false, overflow = false, relevant = false;
         int err;
 
         while ((ev = inotifytools_next_events(0, 1))) {
                 w->events++;
+                if (ignored_name(ev) && !(ev->mask & (IN_Q_OVERFLOW | IN_DELETE_SELF | IN_MOVE_SELF | IN_UNMOUNT))) {
+                        continue;
+                }
+                relevant = true;
                 if (ev->mask & IN_Q_OVERFLOW)
                         overflow = true;
                 if (ev->mask & (IN_DELETE_SELF | IN_MOVE_SELF | IN_UNMOUNT))
@@ -161,6 +181,10 @@ static int on_io(sd_event_source *s, int fd, uint32_t revents, void *userdata) {
                 log_warning_errno(err, "Reading inotify events failed; re-establishing the watch");
                 rebuild = true;
         }
+        /* only the ignored names moved: no pass, no settle pass (the settle
+         * pass itself, s == NULL, always runs) */
+        if (s && !relevant && !rebuild)
+                return 0;
         if (rebuild) {
                 /* the directory was replaced (or appeared): watch the new one */
                 if (watch_setup(w) < 0)

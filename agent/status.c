@@ -225,7 +225,7 @@ static void put_left(Buf *b, int64_t secs) {
 }
 
 static void render_certificate(Buf *b, json_object *c) {
-        json_object *cand = get_obj(c, "candidate"), *findings;
+        json_object *cand = get_obj(c, "candidate"), *findings, *pend;
         const char *serial = get_str(c, "serial");
 
         if (!serial) {
@@ -242,6 +242,11 @@ static void render_certificate(Buf *b, json_object *c) {
                 buf_printf(b, "), chain %s, generation %lld, %s\n", strna(get_str(c, "chain")),
                            (long long) get_int(c, "generation", 0), strna(get_str(c, "state")));
         }
+        pend = get_obj(c, "pending_request");
+        if (pend)
+                buf_printf(b, "%-12s pending since %s: %s key, %s (install its certificate with "
+                              "'agv-agent install-cert FILE')\n", "request", strna(get_str(pend, "since")),
+                           strna(get_str(pend, "key_type")), strna(get_str(pend, "subject")));
         if (cand) {
                 buf_printf(b, "%-12s candidate %s", "", get_str(cand, "serial") ? get_str(cand, "serial") : "(unreadable)");
                 if (json_object_object_get_ex(cand, "findings", &findings) && json_object_array_length(findings) > 0)
