@@ -226,6 +226,7 @@ static void report(Pki *p, const PairUpdate *u, const Findings *old) {
                 if (streq(f->code, "ca_key_present"))
                         log_struct(LOG_CRIT, MSGID_CA_KEY_PRESENT, NULL, "%s", f->message);
                 else if (streq(f->code, "permissions") || streq(f->code, "dir_permissions") ||
+                         streq(f->code, "acl") || streq(f->code, "dir_acl") ||
                          streq(f->code, "file_symlink") || streq(f->code, "file_hardlink") ||
                          streq(f->code, "file_not_regular"))
                         log_struct(LOG_WARNING, MSGID_PERMISSION_VIOLATION, NULL, "%s", f->message);
@@ -249,9 +250,10 @@ static void report(Pki *p, const PairUpdate *u, const Findings *old) {
                         continue;
                 p->repairs_total++;
                 p->last_repair_at = manager_now_realtime(p->m);
-                snprintf(summary, sizeof(summary), "Repaired permissions of %s: %04o %u:%u -> %04o %u:%u", pf->path,
+                snprintf(summary, sizeof(summary), "Repaired permissions of %s: %04o %u:%u -> %04o %u:%u%s%.200s", pf->path,
                          (unsigned) pf->mode, (unsigned) pf->uid, (unsigned) pf->gid, (unsigned) pf->want.mode,
-                         (unsigned) pf->want.uid, (unsigned) pf->want.gid);
+                         (unsigned) pf->want.uid, (unsigned) pf->want.gid, pf->acl_removed ? ", removed ACL " : "",
+                         pf->acl_removed ? strempty(pf->acl) : "");
                 AlertEvent ev = {
                         .name = "AgvPermissionRepaired",
                         .severity = HEALTH_WARNING,
@@ -479,6 +481,8 @@ json_object *pki_file_json(const PkiFile *f) {
         json_object_object_add(o, "expected_mode", json_object_new_string(m2));
         json_object_object_add(o, "expected_owner", json_object_new_int64(f->want.uid));
         json_object_object_add(o, "expected_group", json_object_new_int64(f->want.gid));
+        /* what an access-granting ACL held (also when it was just removed) */
+        json_object_object_add(o, "acl", json_string_or_null(f->acl));
         return o;
 }
 

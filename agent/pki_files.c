@@ -3,6 +3,7 @@
 
 #include <dirent.h>
 #include <fcntl.h>
+#include <sys/xattr.h>
 
 #include "log.h"
 #include "message-ids.h"
@@ -35,6 +36,7 @@ const char *perm_state_to_string(PermState s) {
 
 void pki_file_done(PkiFile *pf) {
         free(pf->path);
+        free(pf->acl);
         if (pf->data)
                 explicit_bzero(pf->data, pf->len);
         free(pf->data);
@@ -43,8 +45,72 @@ void pki_file_done(PkiFile *pf) {
 
 bool pki_file_view_changed(const PkiFile *a, const PkiFile *b) {
         return a->perm != b->perm || a->found != b->found || a->mode != b->mode || a->uid != b->uid ||
-               a->gid != b->gid || a->want.mode != b->want.mode || a->want.uid != b->want.uid ||
+               a->gid != b->gid || a->want.mode != b->want.mode || !streq(strempty(a->acl), strempty(b->acl)) || a->want.uid != b->want.uid ||
                a->want.gid != b->want.gid || !streq(strempty(a->path), strempty(b->path));
+}
+
+/* <linux/posix_acl_xattr.h> and <linux/posix_acl.h>, a stable kernel ABI */
+#define ACL_XATTR_VERSION 2
+#define ACL_TAG_USER_OBJ 0x01
+#define ACL_TAG_USER 0x02
+#define ACL_TAG_GROUP_OBJ 0x04
+#define ACL_TAG_GROUP 0x08
+#define ACL_TAG_MASK 0x10
+#define ACL_TAG_OTHER 0x20
+#define ACL_UNDEFINED_ID UINT32_MAX
+
+static uint32_t le32(const uint8_t *p) {
+        return (uint32_t) p[0] | (uint32_t) p[1] << 8 | (uint32_t) p[2] << 16 | (uint32_t) p[3] << 24;
+}
+
+static uint16_t le16(const uint8_t *p) {
+        return (uint16_t) (p[0] | p[1] << 8);
+}
+
+static void acl_append(PkiAcl *a, const char *tag, uint32_t id, bool has_id, unsigned perm) {
+        size_t n = strlen(a->desc);
+        char ids[16] = "";
+        if (has_id)
+                snprintf(ids, sizeof(ids), "%u", id);
+        snprintf(a->desc + n, sizeof(a->desc) - n, "%s%s:%s:%c%c%c", n ? ", " : "", tag, ids, perm & 4 ? 'r' : '-',
+                 perm & 2 ? 'w' : '-', perm & 1 ? 'x' : '-');
+}
+
+int pki_acl_parse(const void *data, size_t len, PkiAcl *ret) {
+        const uint8_t *p = data;
+        unsigned named = 0, mask = 7;
+        bool have_mask = false;
+        PkiAcl a = {};
+
+        if (len < 4 || (len - 4) % 8 != 0 || le32(p) != ACL_XATTR_VERSION)
+                return -EBADMSG;
+        for (size_t off = 4; off < len; off += 8) {
+                uint16_t tag = le16(p + off), perm = le16(p + off + 2);
+                uint32_t id = le32(p + off + 4);
+                switch (tag) {
+                case ACL_TAG_USER_OBJ:
+                case ACL_TAG_GROUP_OBJ:
+                case ACL_TAG_OTHER:
+                        break;
+                case ACL_TAG_USER:
+                case ACL_TAG_GROUP:
+                        a.extended = true;
+                        named |= perm & 7;
+                        acl_append(&a, tag == ACL_TAG_USER ? "user" : "group", id, true, perm);
+                        break;
+                case ACL_TAG_MASK:
+                        a.extended = have_mask = true;
+                        mask = perm & 7;
+                        acl_append(&a, "mask", 0, false, perm);
+                        break;
+                default:
+                        return -EBADMSG;
+                }
+        }
+        /* named entries get what the mask lets through */
+        a.others = named & (have_mask ? mask : 7);
+        *ret = a;
+        return 0;
 }
 
 static const char *file_type(mode_t m) {
@@ -134,6 +200,107 @@ static const char *base_name(const char *path) {
         return s ? s + 1 : path;
 }
 
+/* The xattrs that grant access beyond the mode bits. POSIX ACLs are judged
+ * entry by entry; an NFSv4 or SMB ACL cannot be judged here at all. */
+static const char *const acl_xattrs[] = {
+        "system.posix_acl_access", "system.posix_acl_default", "system.nfs4_acl", "system.cifs_acl",
+        "system.cifs_ntsd",
+};
+
+static void strappend(char *buf, size_t size, const char *s) {
+        size_t n = strlen(buf);
+        while (*s && n + 1 < size)
+                buf[n++] = *s++;
+        buf[n] = 0;
+}
+
+static Health acl_severity(PkiRole role, bool is_default, bool foreign, unsigned others) {
+        if (foreign)
+                return role == ROLE_PRIVATE_KEY || role == ROLE_DIRECTORY ? HEALTH_CRITICAL : HEALTH_WARNING;
+        if (others & 2)
+                return HEALTH_CRITICAL;
+        /* read on the key, or a default ACL that lets others read the next key */
+        if ((role == ROLE_PRIVATE_KEY || is_default) && (others & 4))
+                return HEALTH_CRITICAL;
+        return HEALTH_WARNING;
+}
+
+/* Find (and under enforce remove) access-granting ACLs on fd. Returns the
+ * worst severity left unrepaired (HEALTH_OK when none), fills ret->acl. */
+static Health check_acls(int fd, const char *path, const char *fn, const PkiPolicy *want, bool enforce,
+                         PkiFile *ret, Findings *f) {
+        char names[4096], desc[512] = "";
+        ssize_t n = flistxattr(fd, names, sizeof(names));
+        Health worst = HEALTH_OK;
+        bool found = false, removed = false;
+        int err = 0;
+
+        if (n <= 0) /* none, or no xattr support (ENOTSUP): nothing grants more than the mode */
+                return HEALTH_OK;
+        for (const char *name = names; name < names + n; name += strlen(name) + 1) {
+                bool is_default = false, foreign = false;
+                uint8_t buf[8192];
+                PkiAcl acl = {};
+                ssize_t l;
+                size_t dl = strlen(desc), i;
+
+                for (i = 0; i < ELEMENTSOF(acl_xattrs) && !streq(name, acl_xattrs[i]); i++)
+                        ;
+                if (i == ELEMENTSOF(acl_xattrs))
+                        continue;
+                is_default = i == 1;
+                foreign = i >= 2;
+                if (!foreign) {
+                        l = fgetxattr(fd, name, buf, sizeof(buf));
+                        if (l < 0 && errno == ENODATA)
+                                continue;
+                        if (l < 0 || pki_acl_parse(buf, (size_t) l, &acl) < 0)
+                                foreign = true; /* unreadable: cannot vouch for it */
+                        else if (!acl.extended && !is_default)
+                                continue; /* the mode bits say it all */
+                }
+                found = true;
+                /* truncation of an absurdly long list is fine */
+                strappend(desc, sizeof(desc), dl ? "; " : "");
+                strappend(desc, sizeof(desc), foreign ? name : is_default ? "default: " : "");
+                strappend(desc, sizeof(desc), foreign ? "" : acl.desc);
+                if (!foreign && is_default && !acl.extended)
+                        strappend(desc, sizeof(desc), "(no named entries)");
+                if (enforce) {
+                        if (fremovexattr(fd, name) == 0 || errno == ENODATA) {
+                                removed = true;
+                                continue;
+                        }
+                        err = -errno;
+                }
+                worst = MAX(worst, acl_severity(ret->role, is_default, foreign, acl.others));
+        }
+        if (!found)
+                return HEALTH_OK;
+        free(ret->acl);
+        ret->acl = strdup(desc);
+        if (removed) {
+                _cleanup_strv_free_ char **fields = NULL;
+                /* without the ACL the group bits are the old mask: set the mode again */
+                if (fchmod(fd, want->mode) < 0)
+                        log_warning_errno(errno, "Cannot change mode of %s to %04o", path, (unsigned) want->mode);
+                ret->acl_removed = true;
+                (void) strv_extendf(&fields, "AGV_PATH=%s", path);
+                (void) strv_extendf(&fields, "AGV_REMOVED_ACL=%s", desc);
+                log_struct(LOG_NOTICE, MSGID_PERMISSION_REPAIRED, fields, "Removed the ACL of %s (%s)", path, desc);
+        }
+        if (worst == HEALTH_OK)
+                return HEALTH_OK;
+        findings_add(f, enforce ? MAX(HEALTH_WARNING, worst) : worst, FINDING_OTHER,
+                     ret->role == ROLE_DIRECTORY ? "dir_acl" : "acl", path,
+                     enforce ? "The agent could not remove it: check the file system (setfacl -b, setfacl -k for a directory's default ACL)"
+                     : ret->role == ROLE_DIRECTORY ? "Remove it: setfacl -b -k <dir> (or set [pki] permissions = enforce)"
+                                                   : "Remove it: setfacl -b <file> (or set [pki] permissions = enforce)",
+                     "%s has an ACL that grants more than its mode %04o: %s%s%s", fn, (unsigned) ret->mode, desc,
+                     err ? "; removal failed: " : "", err ? strerror(-err) : "");
+        return worst;
+}
+
 int pki_file_load(PkiRole role, const char *path, const PkiPolicy *want, bool enforce, PkiFile *ret,
                   Findings *f) {
         _cleanup_close_ int fd = -1;
@@ -141,6 +308,7 @@ int pki_file_load(PkiRole role, const char *path, const PkiPolicy *want, bool en
         bool is_dir = role == ROLE_DIRECTORY;
         const char *fn = is_dir ? path : base_name(path);
         FindingKind kind = kind_for(role);
+        Health acl;
         int r;
 
         *ret = (PkiFile) { .role = role, .want = *want, .perm = PERM_MISSING };
@@ -238,8 +406,12 @@ int pki_file_load(PkiRole role, const char *path, const PkiPolicy *want, bool en
         ret->mode = st.st_mode & 07777;
         ret->uid = st.st_uid;
         ret->gid = st.st_gid;
-        if (ret->mode == want->mode && st.st_uid == want->uid && st.st_gid == want->gid) {
-                ret->perm = PERM_OK;
+        /* an ACL grants past the mode bits (and fchmod keeps its entries) */
+        acl = check_acls(fd, path, fn, want, enforce, ret, f);
+        if (ret->acl_removed && fstat(fd, &st) < 0)
+                return 0;
+        if ((st.st_mode & 07777) == want->mode && st.st_uid == want->uid && st.st_gid == want->gid) {
+                ret->perm = acl != HEALTH_OK ? PERM_DRIFT : ret->acl_removed ? PERM_REPAIRED : PERM_OK;
                 return 0;
         }
         if (enforce) {

@@ -48,6 +48,8 @@ typedef struct PkiFile {
         gid_t gid;
         PkiPolicy want;
         int repair_error;     /* negative errno of a failed repair */
+        char *acl;            /* access-granting ACL/xattr found ("user:1001:r--, ..."), or NULL */
+        bool acl_removed;     /* ... and removed in this pass */
         char *data;           /* content, NULL if not read */
         size_t len;
         dev_t dev;
@@ -55,6 +57,16 @@ typedef struct PkiFile {
 } PkiFile;
 
 void pki_file_done(PkiFile *pf);
+
+/* A POSIX ACL xattr (system.posix_acl_access / _default, the kernel's
+ * little-endian format: u32 version 2, then {u16 tag, u16 perm, u32 id}),
+ * parsed without libacl. */
+typedef struct PkiAcl {
+        bool extended;   /* named users/groups or a mask: more than the mode says */
+        unsigned others; /* rwx bits (4 2 1) named users/groups effectively get */
+        char desc[256];  /* the extended entries, getfacl style: "user:1001:r--, mask::r--" */
+} PkiAcl;
+int pki_acl_parse(const void *data, size_t len, PkiAcl *ret); /* -EBADMSG when malformed */
 /* What the permissions section shows of a file differs between two passes
  * (state, mode, owner, presence): the cached status must be rebuilt. */
 bool pki_file_view_changed(const PkiFile *a, const PkiFile *b);

@@ -5,7 +5,7 @@
 set -eu
 
 BUILD="cmake gcc make pkg-config libsystemd-dev libssl-dev libcurl4-openssl-dev libjson-c-dev libinih-dev libinotifytools0-dev libcmocka-dev openssl"
-TEST="python3-pytest python3-cryptography python3-botocore systemd-container dpkg-dev man-db prometheus prometheus-alertmanager faketime procps iproute2"
+TEST="python3-pytest python3-cryptography python3-botocore systemd-container dpkg-dev man-db prometheus prometheus-alertmanager faketime procps iproute2 acl"
 DOCS="scdoc"
 # the libFuzzer build (build-fuzz): clang and its fuzzer/sanitizer runtimes
 FUZZ="clang libclang-rt-14-dev"

@@ -115,3 +115,58 @@ def test_certificate_until_9999_is_activated(agents):
     assert c["seconds_left"] > 250_000_000_000
     out = a.cli("metrics", "--config", a.config_path).stdout
     assert any(l.startswith("agv_cert_not_before_seconds{") and l.endswith(" -631152000") for l in out.splitlines()), out
+
+
+# ---- defect 3: ACLs ------------------------------------------------------------
+
+def has_acl(path, default=False):
+    name = "system.posix_acl_default" if default else "system.posix_acl_access"
+    return name in os.listxattr(path)
+
+
+def setfacl(*args):
+    import shutil
+    import subprocess
+    if not shutil.which("setfacl"):
+        pytest.skip("setfacl (Debian package acl) not installed")
+    subprocess.run(["setfacl", *args], check=True)
+
+
+def test_acl_on_key_reported_under_audit(agents):
+    """A hostile admin grants nobody read on the key with an ACL: mode stays
+    0440, but status is critical and `check` exits 2."""
+    a = agents({"pki": {"permissions": "audit"}}).start()
+    key = os.path.join(a.pki_dir, "client.key")
+    setfacl("-m", "u:nobody:r", key)
+    assert stat.S_IMODE(os.stat(key).st_mode) == 0o440
+    wait_until(lambda: reasons(a.status(), "acl"), what="ACL reported")
+    st = a.status()
+    assert st["state"] == "critical"
+    r = reasons(st, "acl")[0]
+    assert r["level"] == "critical"
+    assert f"user:{__import__('pwd').getpwnam('nobody').pw_uid}:r--" in r["message"], r
+    assert "setfacl -b" in r["message"]
+    f = [f for f in st["permissions"]["files"] if f["role"] == "private_key"][0]
+    assert f["state"] == "drift" and f["acl"]
+    assert has_acl(key)  # audit changes nothing
+    c = a.cli("check", "--config", a.config_path)
+    assert c.returncode == 2 and "acl" in c.stdout, c.stdout
+    setfacl("-b", key)
+    wait_until(lambda: a.status()["state"] == "ok", what="ACL gone")
+
+
+def test_acl_removed_under_enforce(agents):
+    """Under enforce the key's ACL and the directory's default ACL (which the
+    next renewal's key would inherit) are removed and logged."""
+    a = agents().start()
+    key = os.path.join(a.pki_dir, "client.key")
+    setfacl("-m", "u:nobody:rw", key)
+    wait_until(lambda: not has_acl(key), what="key ACL removed")
+    setfacl("-d", "-m", "u:nobody:r", a.pki_dir)
+    wait_until(lambda: not has_acl(a.pki_dir, default=True), what="default ACL removed")
+    st = a.status()
+    assert st["state"] == "ok", st["reasons"]
+    assert stat.S_IMODE(os.stat(key).st_mode) == 0o440
+    assert st["permissions"]["repaired"] >= 2
+    wait_until(lambda: "Removed the ACL of " + key in a.log(), what="journal line")
+    assert "Removed the ACL of " + a.pki_dir + " (default: user:" in a.log()

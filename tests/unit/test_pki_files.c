@@ -5,6 +5,7 @@
 #include <stddef.h>
 #include <fcntl.h>
 #include <sys/stat.h>
+#include <sys/xattr.h>
 
 #include <cmocka.h>
 
@@ -240,6 +241,146 @@ static void test_directory_policy(void **state) {
         rmdir(d);
 }
 
+/* ---- ACLs --------------------------------------------------------------- */
+
+/* One ACL xattr in the kernel's format: entries as {tag, perm, id}. */
+static size_t acl_blob(uint8_t *b, const uint32_t (*e)[3], size_t n) {
+        b[0] = 2, b[1] = b[2] = b[3] = 0;
+        for (size_t i = 0; i < n; i++) {
+                uint8_t *p = b + 4 + 8 * i;
+                p[0] = (uint8_t) e[i][0], p[1] = (uint8_t) (e[i][0] >> 8);
+                p[2] = (uint8_t) e[i][1], p[3] = (uint8_t) (e[i][1] >> 8);
+                for (int k = 0; k < 4; k++)
+                        p[4 + k] = (uint8_t) (e[i][2] >> (8 * k));
+        }
+        return 4 + 8 * n;
+}
+
+#define U32MAX 0xffffffffu
+static const uint32_t acl_minimal[][3] = { { 1, 6, U32MAX }, { 4, 4, U32MAX }, { 0x20, 0, U32MAX } };
+static const uint32_t acl_user_read[][3] = { { 1, 4, U32MAX }, { 2, 4, 1001 }, { 4, 4, U32MAX },
+                                             { 0x10, 4, U32MAX }, { 0x20, 0, U32MAX } };
+static const uint32_t acl_masked[][3] = { { 1, 4, U32MAX }, { 4, 4, U32MAX }, { 8, 6, 4 },
+                                          { 0x10, 0, U32MAX }, { 0x20, 0, U32MAX } };
+
+static void test_acl_parse(void **state) {
+        uint8_t b[128];
+        PkiAcl a;
+        size_t n;
+
+        n = acl_blob(b, acl_minimal, ELEMENTSOF(acl_minimal));
+        assert_int_equal(pki_acl_parse(b, n, &a), 0);
+        assert_false(a.extended);
+        assert_int_equal(a.others, 0);
+
+        n = acl_blob(b, acl_user_read, ELEMENTSOF(acl_user_read));
+        assert_int_equal(pki_acl_parse(b, n, &a), 0);
+        assert_true(a.extended);
+        assert_int_equal(a.others, 4);
+        assert_string_equal(a.desc, "user:1001:r--, mask::r--");
+
+        /* a mask of --- takes everything back from the named group */
+        n = acl_blob(b, acl_masked, ELEMENTSOF(acl_masked));
+        assert_int_equal(pki_acl_parse(b, n, &a), 0);
+        assert_true(a.extended);
+        assert_int_equal(a.others, 0);
+
+        /* malformed: short, wrong version, ragged, unknown tag */
+        assert_int_equal(pki_acl_parse(b, 3, &a), -EBADMSG);
+        assert_int_equal(pki_acl_parse(b, n - 1, &a), -EBADMSG);
+        b[0] = 1;
+        assert_int_equal(pki_acl_parse(b, n, &a), -EBADMSG);
+        b[0] = 2, b[4] = 0x40;
+        assert_int_equal(pki_acl_parse(b, n, &a), -EBADMSG);
+}
+
+static bool set_acl(const char *p, const char *name, const uint32_t (*e)[3], size_t n) {
+        uint8_t b[128];
+        size_t l = acl_blob(b, e, n);
+        if (setxattr(p, name, b, l, 0) == 0)
+                return true;
+        if (errno == EOPNOTSUPP)
+                return false;
+        fail_msg("setxattr(%s, %s): %s", p, name, strerror(errno));
+        return false;
+}
+
+static void test_acl_on_key(void **state) {
+        _cleanup_free_ char *p = path_of("acl.key");
+        PkiFile pf;
+        Findings f;
+
+        write_file(p, "key", 0440);
+        if (!set_acl(p, "system.posix_acl_access", acl_user_read, ELEMENTSOF(acl_user_read)))
+                skip();
+        /* the mode still reads 0440: the ACL is what grants uid 1001 */
+        load("acl.key", ROLE_PRIVATE_KEY, 0440, false, &pf, &f);
+        assert_int_equal(pf.mode, 0440);
+        assert_int_equal(pf.perm, PERM_DRIFT);
+        assert_true(findings_has(&f, "acl"));
+        assert_int_equal(findings_get(&f, "acl")->severity, HEALTH_CRITICAL);
+        assert_non_null(strstr(findings_get(&f, "acl")->message, "user:1001:r--"));
+        assert_non_null(strstr(findings_get(&f, "acl")->fix, "setfacl -b"));
+        assert_string_equal(pf.acl, "user:1001:r--, mask::r--");
+        assert_true(getxattr(p, "system.posix_acl_access", NULL, 0) > 0); /* audit never changes */
+        pki_file_done(&pf);
+        findings_done(&f);
+
+        /* enforce: removed, mode set again, nothing left to report */
+        load("acl.key", ROLE_PRIVATE_KEY, 0440, true, &pf, &f);
+        assert_int_equal(f.n, 0);
+        assert_int_equal(pf.perm, PERM_REPAIRED);
+        assert_true(pf.acl_removed);
+        assert_true(getxattr(p, "system.posix_acl_access", NULL, 0) < 0 && errno == ENODATA);
+        {
+                struct stat st;
+                assert_int_equal(stat(p, &st), 0);
+                assert_int_equal(st.st_mode & 07777, 0440);
+        }
+        pki_file_done(&pf);
+        load("acl.key", ROLE_PRIVATE_KEY, 0440, true, &pf, &f);
+        assert_int_equal(pf.perm, PERM_OK);
+        assert_null(pf.acl);
+        pki_file_done(&pf);
+
+        /* a masked-out group entry on a certificate: a warning, not critical */
+        write_file(p, "crt", 0444);
+        assert_true(set_acl(p, "system.posix_acl_access", acl_masked, ELEMENTSOF(acl_masked)));
+        load("acl.key", ROLE_CERTIFICATE, 0404, false, &pf, &f);
+        assert_int_equal(findings_get(&f, "acl")->severity, HEALTH_WARNING);
+        pki_file_done(&pf);
+        findings_done(&f);
+}
+
+static void test_default_acl_on_directory(void **state) {
+        _cleanup_free_ char *d = path_of("acldir");
+        PkiFile pf;
+        Findings f;
+
+        assert_int_equal(mkdir(d, 0755), 0);
+        if (!set_acl(d, "system.posix_acl_default", acl_user_read, ELEMENTSOF(acl_user_read)))
+                skip();
+        *&f = (Findings) {};
+        {
+                PkiPolicy pol = mine(0755);
+                assert_int_equal(pki_file_load(ROLE_DIRECTORY, d, &pol, false, &pf, &f), 0);
+        }
+        /* the next key written here would inherit user:1001:r-- */
+        assert_true(findings_has(&f, "dir_acl"));
+        assert_int_equal(findings_get(&f, "dir_acl")->severity, HEALTH_CRITICAL);
+        assert_non_null(strstr(findings_get(&f, "dir_acl")->message, "default: user:1001:r--"));
+        pki_file_done(&pf);
+        findings_done(&f);
+        {
+                PkiPolicy pol = mine(0755);
+                assert_int_equal(pki_file_load(ROLE_DIRECTORY, d, &pol, true, &pf, &f), 0);
+        }
+        assert_int_equal(f.n, 0);
+        assert_int_equal(pf.perm, PERM_REPAIRED);
+        assert_true(getxattr(d, "system.posix_acl_default", NULL, 0) < 0 && errno == ENODATA);
+        pki_file_done(&pf);
+}
+
 static void test_ca_key_scan(void **state) {
         TlCert ca = tl_make(&(TlOpts) { .ca = true }, NULL);
         size_t kl;
@@ -295,6 +436,9 @@ int main(void) {
                 cmocka_unit_test(test_drift_audit),
                 cmocka_unit_test(test_directory_policy),
                 cmocka_unit_test(test_ca_key_scan),
+                cmocka_unit_test(test_acl_parse),
+                cmocka_unit_test(test_acl_on_key),
+                cmocka_unit_test(test_default_acl_on_directory),
         };
         return cmocka_run_group_tests(tests, setup_dir, teardown_dir);
 }
