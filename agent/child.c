@@ -31,6 +31,10 @@
 #define BACKOFF_BASE (100 * USEC_PER_MSEC)
 #define STABLE_MAX (30 * USEC_PER_SEC)
 #define HANDSHAKE_TIMEOUT_MIN (10 * USEC_PER_SEC)
+/* A child whose stdout hits EOF is usually dying: wait this long for its
+ * exit status (which says why) before calling it "closed its stdout". */
+#define STDOUT_EOF_GRACE (500 * USEC_PER_MSEC)
+#define LAST_ERROR_LINE_MAX 300
 #define DEFAULT_PATH "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
 
 typedef struct Child Child;
@@ -51,7 +55,7 @@ struct Proc {
         pid_t pid;
         int in_fd, out_fd, err_fd;
         sd_event_source *exit_src, *in_src, *out_src, *err_src, *stop_timer, *drain_timer, *handshake_timer,
-                *lost_defer;
+                *lost_defer, *eof_timer;
         Buf in;       /* to the child's stdin */
         Buf out;      /* from its stdout, one partial line */
         size_t out_scanned;
@@ -64,6 +68,8 @@ struct Proc {
         bool ready, exited, in_router, drained;
         int stop_stage; /* 0 running, 1 stdin closed, 2 SIGTERM, 3 SIGKILL */
         char *lost_reason;
+        char *last_error_line; /* the signer's own last error-level stderr line */
+        json_object *tools;    /* its tools/list result's "tools", NULL if unknown */
         usec_t started_mono;
         uint64_t started_real;
 };
@@ -88,13 +94,18 @@ struct Child {
         bool health_known, health_ok;
         char *health_message;
         uint64_t health_at;
+        pid_t health_pid; /* the child the health result belongs to */
+
+        json_object *served_tools; /* tools of the child that served last (list_changed) */
+        uint64_t audit[_CHILD_AUDIT_MAX];
 
         unsigned tool_failures;
         unsigned restarts;
         unsigned replacements;
         char *last_exit;
         uint64_t last_exit_at;
-        char *last_error;         /* why the last start/replacement failed */
+        char *last_error;         /* why the last start/replacement failed; cleared when a child is ready */
+        bool replacement_failed;  /* the last replacement was discarded; the old child serves */
         char *replace_reason;     /* pending replacement's cause */
         bool stopping;            /* agent shutdown in progress */
         bool started_once;
@@ -153,9 +164,48 @@ static int level_to_priority(const char *l) {
         return LOG_INFO;
 }
 
-int child_parse_stderr_line(const char *line, size_t len, int *priority, char **message, char ***fields) {
+static const char *json_str(json_object *o, const char *key) {
+        json_object *v = NULL;
+        if (!json_object_object_get_ex(o, key, &v) || !json_object_is_type(v, json_type_string))
+                return NULL;
+        return json_object_get_string(v);
+}
+
+/* An audit line names an action and its result; its message is made
+ * readable: "sign_permit denied by policy: <what> (<why>)". */
+static ChildAudit audit_line(json_object *o, int *priority, char **message) {
+        const char *action = json_str(o, "action"), *result = json_str(o, "result");
+        const char *what = json_str(o, "what"), *why = json_str(o, "why");
+        ChildAudit kind;
+        const char *verb;
+
+        if (!action || !result)
+                return CHILD_AUDIT_NONE;
+        if (streq(result, "approved")) {
+                kind = CHILD_AUDIT_APPROVED;
+                *priority = LOG_INFO;
+                verb = "approved";
+        } else if (streq(result, "denied")) {
+                kind = CHILD_AUDIT_DENIED;
+                *priority = LOG_WARNING;
+                verb = "denied by policy";
+        } else if (streq(result, "error")) {
+                kind = CHILD_AUDIT_ERROR;
+                *priority = LOG_ERR;
+                verb = "failed";
+        } else
+                return CHILD_AUDIT_NONE;
+        if (asprintf(message, "%s %s%s%s%s%s%s", action, verb, what || why ? ": " : "", strempty(what),
+                     what && why ? " (" : "", strempty(why), what && why ? ")" : "") < 0)
+                *message = NULL;
+        return kind;
+}
+
+int child_parse_stderr_line(const char *line, size_t len, int *priority, char **message, char ***fields,
+                            ChildAudit *audit) {
         _cleanup_strv_free_ char **f = NULL;
         json_object *o = NULL;
+        ChildAudit kind = CHILD_AUDIT_NONE;
 
         if (len > 0 && line[0] == '{') {
                 json_tokener *tok = json_tokener_new();
@@ -192,7 +242,10 @@ int child_parse_stderr_line(const char *line, size_t len, int *priority, char **
                                 return -ENOMEM;
                         }
                 }
-                *message = strdup(msg ? json_object_get_string(msg) : json_object_to_json_string_ext(o, JSON_C_TO_STRING_PLAIN));
+                kind = audit_line(o, priority, message);
+                if (kind == CHILD_AUDIT_NONE)
+                        *message = strdup(msg ? json_object_get_string(msg)
+                                              : json_object_to_json_string_ext(o, JSON_C_TO_STRING_PLAIN));
                 json_object_put(o);
         } else {
                 json_object_put(o);
@@ -202,18 +255,27 @@ int child_parse_stderr_line(const char *line, size_t len, int *priority, char **
         if (!*message)
                 return -ENOMEM;
         *fields = TAKE_PTR(f);
+        if (audit)
+                *audit = kind;
         return 0;
 }
 
 static void log_child_line(Proc *p, const char *line, size_t len) {
         _cleanup_free_ char *message = NULL;
         _cleanup_strv_free_ char **fields = NULL;
+        ChildAudit audit;
         int prio;
 
         if (len == 0)
                 return;
-        if (child_parse_stderr_line(line, len, &prio, &message, &fields) < 0)
+        if (child_parse_stderr_line(line, len, &prio, &message, &fields, &audit) < 0)
                 return;
+        p->owner->audit[audit]++;
+        if (prio <= LOG_ERR) {
+                /* Said again when it exits: usually why it died. */
+                free(p->last_error_line);
+                p->last_error_line = strndup(message, LAST_ERROR_LINE_MAX);
+        }
         (void) strv_extendf(&fields, "AGV_CHILD_PID=%d", (int) p->pid);
         log_struct(prio, NULL, fields, "signer[%d]: %s", (int) p->pid, message);
 }
@@ -419,13 +481,25 @@ static int read_stdout(Proc *p) {
         return 0;
 }
 
+static int on_stdout_eof_grace(sd_event_source *s, uint64_t usec, void *userdata) {
+        Proc *p = userdata;
+        p->eof_timer = sd_event_source_disable_unref(p->eof_timer);
+        proc_lost(p, "it closed its stdout");
+        return 0;
+}
+
 static int on_stdout(sd_event_source *s, int fd, uint32_t revents, void *userdata) {
         Proc *p = userdata;
         int r = read_stdout(p);
         if (r < 0) {
                 p->out_src = sd_event_source_disable_unref(p->out_src);
                 p->out_fd = safe_close(p->out_fd);
-                if (!p->exited && p->stop_stage == 0)
+                /* A crashing child closes stdout a moment before its exit
+                 * is reported; its exit status and last error line say
+                 * more than "closed its stdout", so give it that moment. */
+                if (!p->exited && p->stop_stage == 0 &&
+                    sd_event_add_time_relative(p->owner->m->event, &p->eof_timer, CLOCK_MONOTONIC, STDOUT_EOF_GRACE,
+                                               0, on_stdout_eof_grace, p) < 0)
                         proc_lost(p, "it closed its stdout");
         }
         return 0;
@@ -456,6 +530,7 @@ static void proc_free(Proc *p) {
         sd_event_source_disable_unref(p->drain_timer);
         sd_event_source_disable_unref(p->handshake_timer);
         sd_event_source_disable_unref(p->lost_defer);
+        sd_event_source_disable_unref(p->eof_timer);
         safe_close(p->in_fd);
         safe_close(p->out_fd);
         safe_close(p->err_fd);
@@ -463,6 +538,8 @@ static void proc_free(Proc *p) {
         buf_done(&p->out);
         buf_done(&p->err);
         free(p->lost_reason);
+        free(p->last_error_line);
+        json_object_put(p->tools);
         free(p);
 }
 
@@ -516,6 +593,7 @@ static void proc_stop(Proc *p) {
         close_stdin(p);
         p->handshake_timer = sd_event_source_disable_unref(p->handshake_timer);
         p->drain_timer = sd_event_source_disable_unref(p->drain_timer);
+        p->eof_timer = sd_event_source_disable_unref(p->eof_timer);
         if (sd_event_add_time_relative(p->owner->m->event, &p->stop_timer, CLOCK_MONOTONIC, cfg(p->owner)->stop_timeout,
                                        0, on_stop_timer, p) < 0) {
                 (void) kill(-p->pid, SIGKILL);
@@ -549,12 +627,20 @@ static int on_proc_exit(sd_event_source *s, const siginfo_t *si, void *userdata)
                 drain_stderr(p, true);
         }
 
+        /* Expected only when the agent asked it to go (stdin closed or a
+         * signal sent), never because its stdout hit EOF first. */
         bool expected = p->stop_stage > 0;
+        _cleanup_free_ char *last_line = TAKE_PTR(p->last_error_line);
         _cleanup_strv_free_ char **fields = NULL;
         (void) strv_extendf(&fields, "AGV_CHILD_PID=%d", (int) p->pid);
         (void) strv_extendf(&fields, "AGV_CHILD_EXIT=%s", desc);
-        log_struct(expected ? LOG_INFO : LOG_WARNING, MSGID_CHILD_EXITED, fields, "Signer child %d exited (%s)%s",
-                   (int) p->pid, desc, expected ? "" : " unexpectedly");
+        if (last_line)
+                (void) strv_extendf(&fields, "AGV_CHILD_LAST_ERROR=%s", last_line);
+        if (expected)
+                log_struct(LOG_INFO, MSGID_CHILD_EXITED, fields, "Signer child %d exited (%s)", (int) p->pid, desc);
+        else
+                log_struct(LOG_WARNING, MSGID_CHILD_EXITED, fields, "Signer child %d exited unexpectedly (%s)%s%s",
+                           (int) p->pid, desc, last_line ? "; its last error: " : "", strempty(last_line));
         set_str(&c->last_exit, desc);
         c->last_exit_at = manager_now_realtime(c->m);
 
@@ -566,11 +652,14 @@ static int on_proc_exit(sd_event_source *s, const siginfo_t *si, void *userdata)
         p->exit_src = sd_event_source_disable_unref(p->exit_src);
         proc_free(p);
 
-        if (current && role != ROLE_RETIRED)
+        _cleanup_free_ char *e = NULL;
+        if (current && role != ROLE_RETIRED) {
+                if (asprintf(&e, "exited unexpectedly (%s)%s%s", desc, last_line ? ": " : "", strempty(last_line)) >= 0)
+                        set_str(&c->last_error, e);
                 feed(c, CHILD_EV_EXITED);
-        else if (candidate) {
-                _cleanup_free_ char *e = NULL;
-                if (asprintf(&e, "replacement child exited during its handshake (%s)", desc) >= 0)
+        } else if (candidate) {
+                if (asprintf(&e, "replacement child exited during its handshake (%s)%s%s", desc,
+                             last_line ? ": " : "", strempty(last_line)) >= 0)
                         set_str(&c->last_error, e);
                 feed(c, CHILD_EV_CANDIDATE_FAILED);
         }
@@ -744,6 +833,7 @@ static int pipe_pair(int fds[2], bool ours_is_read) {
 }
 
 static void on_init_reply(McpRouter *r, void *userdata, unsigned backend, json_object *result, json_object *error);
+static void now_serving(Child *c, Proc *p);
 
 static int on_handshake_timeout(sd_event_source *s, uint64_t usec, void *userdata) {
         Proc *p = userdata;
@@ -756,11 +846,13 @@ static int on_drain_timeout(sd_event_source *s, uint64_t usec, void *userdata) {
         Proc *p = userdata;
         p->drain_timer = sd_event_source_disable_unref(p->drain_timer);
         if (p->drained || mcp_router_backend_pending(p->owner->router, p->id) == 0)
-                log_debug("Replaced signer[%d] finished its requests", (int) p->pid);
+                log_debug("Draining signer[%d] finished its requests", (int) p->pid);
         else
-                log_warning("Replaced signer[%d] did not finish its requests within drain_timeout; stopping it",
+                log_warning("Draining signer[%d] did not finish its requests within drain_timeout; stopping it",
                             (int) p->pid);
-        proc_unroute(p, MCP_ERR_DRAIN_TIMEOUT, "the replaced signer child did not answer within drain_timeout");
+        proc_unroute(p, MCP_ERR_DRAIN_TIMEOUT,
+                     p->owner->stopping ? "the signer child did not answer within drain_timeout while the agent stopped"
+                                        : "the replaced signer child did not answer within drain_timeout");
         proc_stop(p);
         return 0;
 }
@@ -928,14 +1020,45 @@ fail_fds:
         return r;
 }
 
-static void on_init_reply(McpRouter *r, void *userdata, unsigned backend, json_object *result, json_object *error) {
+/* Through its handshake (initialize, and tools/list when it has tools). */
+static void proc_ready(Child *c, Proc *p) {
+        p->handshake_timer = sd_event_source_disable_unref(p->handshake_timer);
+        p->ready = true;
+        if (p == c->current) {
+                mcp_router_set_active(c->router, p->id);
+                now_serving(c, p);
+                feed(c, CHILD_EV_READY);
+        } else if (p == c->candidate)
+                feed(c, CHILD_EV_CANDIDATE_READY);
+        manager_state_changed(c->m);
+}
+
+static void on_tools_reply(McpRouter *r, void *userdata, unsigned backend, json_object *result, json_object *error) {
         Child *c = userdata;
         Proc *p = find_proc(c, backend);
-        json_object *pv = NULL;
+        json_object *tools = NULL, *m = NULL;
 
         if (!p || p->stop_stage > 0 || p->exited)
                 return;
-        p->handshake_timer = sd_event_source_disable_unref(p->handshake_timer);
+        if (result && json_object_object_get_ex(result, "tools", &tools) &&
+            json_object_is_type(tools, json_type_array))
+                p->tools = json_object_get(tools);
+        else {
+                if (error)
+                        (void) json_object_object_get_ex(error, "message", &m);
+                log_warning("signer[%d] did not list its tools (%s); clients are not told when they change",
+                            (int) p->pid, m ? json_object_get_string(m) : "no tools array");
+        }
+        proc_ready(c, p);
+}
+
+static void on_init_reply(McpRouter *r, void *userdata, unsigned backend, json_object *result, json_object *error) {
+        Child *c = userdata;
+        Proc *p = find_proc(c, backend);
+        json_object *pv = NULL, *caps = NULL;
+
+        if (!p || p->stop_stage > 0 || p->exited)
+                return;
         if (!result || !json_object_object_get_ex(result, "protocolVersion", &pv) ||
             !json_object_is_type(pv, json_type_string)) {
                 json_object *m = NULL;
@@ -949,15 +1072,37 @@ static void on_init_reply(McpRouter *r, void *userdata, unsigned backend, json_o
         }
         mcp_router_backend_set_init(c->router, p->id, result);
         mcp_router_internal_notify(c->router, p->id, "notifications/initialized", NULL);
-        p->ready = true;
         log_info("Signer child %d ready (MCP %s)", (int) p->pid, json_object_get_string(pv));
 
-        if (p == c->current) {
-                mcp_router_set_active(c->router, p->id);
-                feed(c, CHILD_EV_READY);
-        } else if (p == c->candidate)
-                feed(c, CHILD_EV_CANDIDATE_READY);
-        manager_state_changed(c->m);
+        /* Its tool list, before it serves: a replacement whose list differs
+         * from the old child's is announced with list_changed. */
+        if (json_object_object_get_ex(result, "capabilities", &caps) && json_object_object_get_ex(caps, "tools", NULL) &&
+            mcp_router_internal_request(c->router, p->id, "tools/list", NULL, on_tools_reply, c) > 0)
+                return;
+        proc_ready(c, p);
+}
+
+/* A child starts serving (first start, restart or promotion): what was
+ * said about the previous one no longer holds. */
+static void now_serving(Child *c, Proc *p) {
+        set_str(&c->last_error, NULL);
+        c->replacement_failed = false;
+        c->tool_failures = 0;
+        /* Its own first health probe at once; until it answers, unknown. */
+        c->health_known = false;
+        c->health_pid = p->pid;
+        set_str(&c->health_message, NULL);
+        c->health_timer = sd_event_source_disable_unref(c->health_timer); /* re-armed at 0 by update_timers() */
+
+        if (p->tools && c->served_tools && !json_object_equal(p->tools, c->served_tools)) {
+                log_info("The signer's tool list changed (%zu -> %zu tools); telling the clients",
+                         json_object_array_length(c->served_tools), json_object_array_length(p->tools));
+                mcp_router_notify_listers(c->router, "tools/list", "notifications/tools/list_changed");
+        }
+        if (p->tools) {
+                json_object_put(c->served_tools);
+                c->served_tools = json_object_get(p->tools);
+        }
 }
 
 /* ---- router callbacks -------------------------------------------------- */
@@ -1117,9 +1262,11 @@ static void on_health_reply(McpRouter *r, void *userdata, unsigned backend, json
         json_object *is_error = NULL, *content = NULL, *m = NULL;
         const char *text = NULL;
 
-        if (c->current && backend != c->current->id)
+        /* A probe of a child that no longer serves says nothing now. */
+        if (!c->current || backend != c->current->id)
                 return;
         c->health_known = true;
+        c->health_pid = c->current->pid;
         c->health_at = manager_now_realtime(c->m);
         if (result) {
                 c->health_ok = !(json_object_object_get_ex(result, "isError", &is_error) &&
@@ -1197,7 +1344,7 @@ static void emit_failed(Child *c) {
         if (asprintf(&summary, "The signer child failed %u times within %s and is not restarted any more",
                      cfg(c)->start_limit, format_duration(cfg(c)->start_limit_interval, d, sizeof d)) < 0)
                 summary = NULL;
-        if (asprintf(&f, "AGV_CHILD_LAST_EXIT=%s", strna(c->last_exit)) < 0)
+        if (asprintf(&f, "AGV_CHILD_LAST_EXIT=%s", c->last_error ? c->last_error : strna(c->last_exit)) < 0)
                 f = NULL;
         char *fields[] = { f, NULL };
         log_struct(LOG_ERR, MSGID_CHILD_FAILED, f ? fields : NULL, "%s (last: %s)", strna(summary),
@@ -1216,6 +1363,8 @@ static void emit_failed(Child *c) {
 static void start_draining(Child *c, Proc *old) {
         if (!old)
                 return;
+        if (old->role == ROLE_DRAINING && old->drain_timer)
+                return; /* already draining, on its own deadline */
         old->role = ROLE_DRAINING;
         if (!old->in_router || mcp_router_backend_pending(c->router, old->id) == 0) {
                 proc_unroute(old, MCP_ERR_CHILD_EXITED, "signer child replaced");
@@ -1231,10 +1380,19 @@ static ChildEvent perform(Child *c, unsigned a) {
         ChildEvent follow = _CHILD_EV_MAX;
 
         if (a & CHILD_ACT_STOP_ALL) {
-                for (Proc *p = c->procs; p; p = p->next) {
-                        proc_unroute(p, MCP_ERR_UNAVAILABLE, "the agent is stopping the signer child");
-                        proc_stop(p);
-                }
+                /* New requests fail at once (-32010); the ones in flight
+                 * are answered first (bounded by drain_timeout): a client
+                 * must never be told that a signature the signer made
+                 * failed. */
+                mcp_router_set_active(c->router, 0);
+                for (Proc *p = c->procs; p; p = p->next)
+                        if (p->ready && p->in_router && !p->exited && p->stop_stage == 0 &&
+                            (p->role == ROLE_CURRENT || p->role == ROLE_DRAINING))
+                                start_draining(c, p);
+                        else {
+                                proc_unroute(p, MCP_ERR_UNAVAILABLE, "the agent is stopping the signer child");
+                                proc_stop(p);
+                        }
                 c->current = c->candidate = NULL;
                 c->backoff_timer = sd_event_source_disable_unref(c->backoff_timer);
         }
@@ -1254,6 +1412,7 @@ static ChildEvent perform(Child *c, unsigned a) {
                         if (c->current->ready) {
                                 /* Already through its handshake. */
                                 mcp_router_set_active(c->router, c->current->id);
+                                now_serving(c, c->current);
                                 follow = CHILD_EV_READY;
                         }
                 } else
@@ -1285,10 +1444,9 @@ static ChildEvent perform(Child *c, unsigned a) {
                 c->current->role = ROLE_CURRENT;
                 mcp_router_set_active(c->router, c->current->id);
                 c->replacements++;
-                c->tool_failures = 0;
                 c->ping_backend = 0;
                 c->ping_timeout_timer = sd_event_source_disable_unref(c->ping_timeout_timer);
-                set_str(&c->last_error, NULL);
+                now_serving(c, c->current);
                 {
                         _cleanup_free_ char *f = NULL;
                         if (asprintf(&f, "AGV_CHILD_PID=%d", (int) c->current->pid) < 0)
@@ -1303,6 +1461,7 @@ static ChildEvent perform(Child *c, unsigned a) {
         if (a & CHILD_ACT_DISCARD_CANDIDATE) {
                 Proc *p = c->candidate;
                 c->candidate = NULL;
+                c->replacement_failed = true;
                 log_warning("Replacement signer failed (%s); the old one keeps serving", strna(c->last_error));
                 if (p) {
                         proc_unroute(p, MCP_ERR_CHILD_EXITED, "replacement discarded");
@@ -1429,6 +1588,7 @@ static void *child_free(void *mod) {
         free(c->last_exit);
         free(c->last_error);
         free(c->replace_reason);
+        json_object_put(c->served_tools);
         free(c);
         return NULL;
 }
@@ -1497,9 +1657,14 @@ static void child_reconfigure(void *mod, const Config *old, const Config *new) {
             old->agent.max_clients != new->agent.max_clients)
                 open_server(c);
 
-        /* Interval changes take effect at once. */
+        /* Interval changes take effect at once; a health probe right now
+         * would ask the child that is about to be replaced (the new one
+         * gets its own first probe when it serves). */
         c->ping_timer = sd_event_source_disable_unref(c->ping_timer);
-        c->health_timer = sd_event_source_disable_unref(c->health_timer);
+        bool replacing = c->fsm.state == CHILD_FAILED || spawn_config_changed(&old->child, &new->child);
+        if (!replacing && (!streq(strempty(old->child.health_tool), strempty(new->child.health_tool)) ||
+                           old->child.health_interval != new->child.health_interval))
+                c->health_timer = sd_event_source_disable_unref(c->health_timer);
 
         if (!child_configured(old) || c->fsm.state == CHILD_STOPPED)
                 feed(c, CHILD_EV_START);
@@ -1579,6 +1744,7 @@ static void child_status(void *mod, StatusBuilder *sb) {
         json_object_object_add(o, "state", json_object_new_string(child_state_to_string(c->fsm.state)));
         json_object_object_add(o, "pid", p && !p->exited ? json_object_new_int(p->pid) : NULL);
         json_object_object_add(o, "started_at", p ? json_time_or_null(p->started_real) : NULL);
+        json_object_object_add(o, "uptime_s", p && !p->exited ? json_object_new_int64((int64_t) ((now_mono() - p->started_mono) / USEC_PER_SEC)) : NULL);
         json_object_object_add(o, "restarts", json_object_new_int64(c->restarts));
         json_object_object_add(o, "replacements", json_object_new_int64(c->replacements));
         if (c->last_exit) {
@@ -1596,6 +1762,7 @@ static void child_status(void *mod, StatusBuilder *sb) {
                 json_object_object_add(h, "ok", c->health_known ? json_object_new_boolean(c->health_ok) : NULL);
                 json_object_object_add(h, "message", json_string_or_null(c->health_message));
                 json_object_object_add(h, "checked_at", c->health_known ? json_time_or_null(c->health_at) : NULL);
+                json_object_object_add(h, "pid", c->health_known ? json_object_new_int(c->health_pid) : NULL);
                 json_object_object_add(o, "health", h);
         } else
                 json_object_object_add(o, "health", NULL);
@@ -1603,6 +1770,11 @@ static void child_status(void *mod, StatusBuilder *sb) {
         json_object_object_add(o, "requests_in_flight", json_object_new_int((int) mcp_router_pending_total(c->router)));
         json_object_object_add(o, "mcp_socket", json_string_or_null(mcp_server_path(c->server)));
         json_object_object_add(o, "last_error", json_string_or_null(c->last_error));
+        json_object *au = json_object_new_object();
+        json_object_object_add(au, "approved", json_object_new_int64((int64_t) c->audit[CHILD_AUDIT_APPROVED]));
+        json_object_object_add(au, "denied", json_object_new_int64((int64_t) c->audit[CHILD_AUDIT_DENIED]));
+        json_object_object_add(au, "errors", json_object_new_int64((int64_t) c->audit[CHILD_AUDIT_ERROR]));
+        json_object_object_add(o, "audit", au);
         status_set_section(sb, "child", o);
 
         status_add_summary(sb, "%s", summary_phrase(c->fsm.state));
@@ -1626,7 +1798,7 @@ static void child_status(void *mod, StatusBuilder *sb) {
                 break;
         case CHILD_RUNNING:
         case CHILD_REPLACING:
-                if (c->last_error)
+                if (c->replacement_failed)
                         status_add_reason(sb, HEALTH_WARNING, "child_replacement_failed",
                                           "the last replacement of the signer failed, the old one keeps serving: %s",
                                           c->last_error);
@@ -1652,6 +1824,12 @@ static void child_metrics(void *mod, MetricsWriter *w) {
         metrics_sample(w, "agv_child_restarts_total", (double) c->restarts, NULL);
         metrics_family(w, "agv_child_replacements_total", "counter", "Zero-downtime signer replacements completed");
         metrics_sample(w, "agv_child_replacements_total", (double) c->replacements, NULL);
+        metrics_family(w, "agv_child_audit_total", "counter",
+                       "Audit lines of the signer by result (approved, denied by policy, error)");
+        static const char *const results[] = { [CHILD_AUDIT_APPROVED] = "approved", [CHILD_AUDIT_DENIED] = "denied",
+                                               [CHILD_AUDIT_ERROR] = "error" };
+        for (int k = CHILD_AUDIT_APPROVED; k < _CHILD_AUDIT_MAX; k++)
+                metrics_sample(w, "agv_child_audit_total", (double) c->audit[k], "result", results[k], NULL);
         metrics_family(w, "agv_mcp_clients", "gauge", "MCP clients attached to the MCP socket");
         metrics_sample(w, "agv_mcp_clients", (double) mcp_server_n_clients(c->server), NULL);
         metrics_family(w, "agv_mcp_requests_total", "counter", "MCP requests received from clients");

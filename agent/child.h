@@ -9,7 +9,20 @@
  * downtime. docs/child.md describes the behaviour. */
 extern const ModuleOps child_module;
 
+/* The outcome of one of the signer's audit lines
+ * ({timestamp, traceId, service, action, who, what, why, result, details}). */
+typedef enum ChildAudit {
+        CHILD_AUDIT_NONE,     /* not an audit line */
+        CHILD_AUDIT_APPROVED,
+        CHILD_AUDIT_DENIED,
+        CHILD_AUDIT_ERROR,
+        _CHILD_AUDIT_MAX,
+} ChildAudit;
+
 /* Parse one stderr line of the child into a priority, a message and
- * AGV_CHILD_* journal fields (JSON audit lines; other lines as they are).
- * Pure, for the unit tests. Caller frees *message and *fields. */
-int child_parse_stderr_line(const char *line, size_t len, int *priority, char **message, char ***fields);
+ * AGV_CHILD_* journal fields: audit lines by their `result` (approved info,
+ * denied warning, error err) with a readable message, other JSON lines by
+ * `level`/`message`, anything else as it is. Pure, for the unit tests.
+ * Caller frees *message and *fields; *audit may be NULL. */
+int child_parse_stderr_line(const char *line, size_t len, int *priority, char **message, char ***fields,
+                            ChildAudit *audit);

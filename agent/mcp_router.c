@@ -42,10 +42,14 @@ typedef struct IdMap {
         size_t cap, n, used;
 } IdMap;
 
+/* List methods whose callers are told when a replacement changes the list. */
+static const char *const list_methods[] = { "tools/list", "prompts/list", "resources/list", NULL };
+
 typedef struct RouterClient {
         unsigned id;
         bool initialized;
         unsigned n_pending;
+        unsigned listed; /* bit i: asked list_methods[i] */
 } RouterClient;
 
 typedef struct RouterBackend {
@@ -482,8 +486,18 @@ static void answer_initialize(McpRouter *r, RouterClient *c, json_object *msg, j
         c->initialized = true;
 }
 
+static int list_method_index(const char *method) {
+        for (int i = 0; list_methods[i]; i++)
+                if (streq(method, list_methods[i]))
+                        return i;
+        return -1;
+}
+
 static void client_request(McpRouter *r, RouterClient *c, json_object *msg, const char *method, json_object *id) {
         r->requests_total++;
+        int li = list_method_index(method);
+        if (li >= 0)
+                c->listed |= 1u << li;
         if (streq(method, "initialize")) {
                 answer_initialize(r, c, msg, id);
                 return;
@@ -666,7 +680,8 @@ static void backend_response(McpRouter *r, unsigned backend, json_object *msg, j
         maybe_idle(r, backend);
 }
 
-static void broadcast(McpRouter *r, json_object *msg) {
+/* To every initialized client (that asked one of the `listed` lists, if not 0). */
+static void broadcast(McpRouter *r, json_object *msg, unsigned listed) {
         size_t len;
         const char *s = json_object_to_json_string_length(msg, JSON_C_TO_STRING_PLAIN | JSON_C_TO_STRING_NOSLASHESCAPE,
                                                           &len);
@@ -678,11 +693,22 @@ static void broadcast(McpRouter *r, json_object *msg) {
         if (!ids)
                 return;
         for (size_t i = 0; i < n; i++)
-                if (r->clients[i].initialized)
+                if (r->clients[i].initialized && (!listed || (r->clients[i].listed & listed)))
                         ids[k++] = r->clients[i].id;
         for (size_t i = 0; i < k; i++)
                 r->cb.send_client(r->userdata, ids[i], s, len);
         free(ids);
+}
+
+void mcp_router_notify_listers(McpRouter *r, const char *list_method, const char *notification) {
+        int li = list_method_index(list_method);
+        if (li < 0)
+                return;
+        json_object *o = json_object_new_object();
+        json_object_object_add(o, "jsonrpc", json_object_new_string("2.0"));
+        json_object_object_add(o, "method", json_object_new_string(notification));
+        broadcast(r, o, 1u << li);
+        json_object_put(o);
 }
 
 static void backend_notification(McpRouter *r, unsigned backend, json_object *msg, const char *method) {
@@ -725,7 +751,7 @@ static void backend_notification(McpRouter *r, unsigned backend, json_object *ms
         /* list_changed, resources/updated, logging: everyone's business, but
          * only from the child that serves new requests (no duplicates). */
         if (backend == r->active)
-                broadcast(r, msg);
+                broadcast(r, msg, 0);
 }
 
 static void backend_request(McpRouter *r, unsigned backend, json_object *msg, const char *method, json_object *id) {

@@ -100,6 +100,11 @@ int64_t mcp_router_internal_request(McpRouter *r, unsigned backend, const char *
 /* Send an agent-originated notification to a backend. */
 void mcp_router_internal_notify(McpRouter *r, unsigned backend, const char *method, json_object *params);
 
+/* Send `notification` (no params) to every initialized client that has
+ * called `list_method` (tools/list, prompts/list, resources/list): after a
+ * replacement whose list differs from the old child's. */
+void mcp_router_notify_listers(McpRouter *r, const char *list_method, const char *notification);
+
 /* Pick the protocol version to answer a client's initialize with. */
 const char *mcp_negotiate_version(const char *requested, const char *child_version);
 

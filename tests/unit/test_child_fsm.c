@@ -179,7 +179,7 @@ static void test_stderr_lines(void **state) {
         int prio;
         char *msg = NULL, **fields = NULL;
         const char *j = "{\"timestamp\":\"2025-01-01T00:00:00Z\",\"service\":\"agentic-vault\",\"level\":\"error\",\"message\":\"KMS denied\",\"key-id\":7}";
-        assert_int_equal(child_parse_stderr_line(j, strlen(j), &prio, &msg, &fields), 0);
+        assert_int_equal(child_parse_stderr_line(j, strlen(j), &prio, &msg, &fields, NULL), 0);
         assert_int_equal(prio, LOG_ERR);
         assert_string_equal(msg, "KMS denied");
         assert_true(strv_contains(fields, "AGV_CHILD_SERVICE=agentic-vault"));
@@ -190,7 +190,7 @@ static void test_stderr_lines(void **state) {
         fields = NULL;
 
         const char *w = "{\"level\":\"warn\",\"message\":\"slow\"}";
-        assert_int_equal(child_parse_stderr_line(w, strlen(w), &prio, &msg, &fields), 0);
+        assert_int_equal(child_parse_stderr_line(w, strlen(w), &prio, &msg, &fields, NULL), 0);
         assert_int_equal(prio, LOG_WARNING);
         free(msg);
         strv_free(fields);
@@ -198,7 +198,7 @@ static void test_stderr_lines(void **state) {
 
         /* plain lines go in as they are */
         const char *plain = "Error: something {broken";
-        assert_int_equal(child_parse_stderr_line(plain, strlen(plain), &prio, &msg, &fields), 0);
+        assert_int_equal(child_parse_stderr_line(plain, strlen(plain), &prio, &msg, &fields, NULL), 0);
         assert_int_equal(prio, LOG_INFO);
         assert_string_equal(msg, plain);
         assert_null(fields);
@@ -214,6 +214,63 @@ static void test_stderr_lines(void **state) {
         strv_free(fields);
 }
 
+static void test_audit_lines(void **state) {
+        int prio;
+        char *msg = NULL, **fields = NULL;
+        ChildAudit kind;
+        /* the real signer's shape */
+        const char *denied = "{\"timestamp\":\"2026-01-01T00:00:00.000Z\",\"traceId\":\"t-1\",\"service\":\"agentic-vault-mcp\","
+                             "\"action\":\"sign_permit\",\"who\":\"mcp-client\",\"what\":\"Permit signing denied for token 0xab on chain 1\","
+                             "\"why\":\"Policy violations: chainId 1 not in allowed list\",\"result\":\"denied\",\"details\":{\"chainId\":1}}";
+        assert_int_equal(child_parse_stderr_line(denied, strlen(denied), &prio, &msg, &fields, &kind), 0);
+        assert_int_equal(kind, CHILD_AUDIT_DENIED);
+        assert_int_equal(prio, LOG_WARNING);
+        assert_string_equal(msg, "sign_permit denied by policy: Permit signing denied for token 0xab on chain 1 "
+                                 "(Policy violations: chainId 1 not in allowed list)");
+        assert_true(strv_contains(fields, "AGV_CHILD_RESULT=denied"));
+        assert_true(strv_contains(fields, "AGV_CHILD_TRACEID=t-1"));
+        assert_true(strv_contains(fields, "AGV_CHILD_DETAILS={\"chainId\":1}"));
+        free(msg);
+        strv_free(fields);
+        fields = NULL;
+
+        const char *approved = "{\"action\":\"get_address\",\"what\":\"Retrieved address\",\"why\":\"ok\",\"result\":\"approved\"}";
+        assert_int_equal(child_parse_stderr_line(approved, strlen(approved), &prio, &msg, &fields, &kind), 0);
+        assert_int_equal(kind, CHILD_AUDIT_APPROVED);
+        assert_int_equal(prio, LOG_INFO);
+        assert_string_equal(msg, "get_address approved: Retrieved address (ok)");
+        free(msg);
+        strv_free(fields);
+        fields = NULL;
+
+        const char *error = "{\"action\":\"health_check\",\"why\":\"KMS unreachable\",\"result\":\"error\"}";
+        assert_int_equal(child_parse_stderr_line(error, strlen(error), &prio, &msg, &fields, &kind), 0);
+        assert_int_equal(kind, CHILD_AUDIT_ERROR);
+        assert_int_equal(prio, LOG_ERR);
+        assert_string_equal(msg, "health_check failed: KMS unreachable");
+        free(msg);
+        strv_free(fields);
+        fields = NULL;
+
+        /* the fatal start-up line is not an audit line: level/message as before */
+        const char *fatal = "{\"timestamp\":\"x\",\"service\":\"agentic-vault-mcp\",\"level\":\"error\",\"message\":\"--key-id or VAULT_KEY_ID environment variable is required\"}";
+        assert_int_equal(child_parse_stderr_line(fatal, strlen(fatal), &prio, &msg, &fields, &kind), 0);
+        assert_int_equal(kind, CHILD_AUDIT_NONE);
+        assert_int_equal(prio, LOG_ERR);
+        assert_string_equal(msg, "--key-id or VAULT_KEY_ID environment variable is required");
+        free(msg);
+        strv_free(fields);
+        fields = NULL;
+
+        /* an unknown result is not counted */
+        const char *odd = "{\"action\":\"x\",\"result\":\"maybe\",\"message\":\"m\"}";
+        assert_int_equal(child_parse_stderr_line(odd, strlen(odd), &prio, &msg, &fields, &kind), 0);
+        assert_int_equal(kind, CHILD_AUDIT_NONE);
+        assert_string_equal(msg, "m");
+        free(msg);
+        strv_free(fields);
+}
+
 int main(void) {
         const struct CMUnitTest tests[] = {
                 cmocka_unit_test(test_start_ready_running),
@@ -225,6 +282,7 @@ int main(void) {
                 cmocka_unit_test(test_stop),
                 cmocka_unit_test(test_names),
                 cmocka_unit_test(test_stderr_lines),
+                cmocka_unit_test(test_audit_lines),
         };
         return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -473,6 +473,34 @@ static void test_many_pending_hash_growth(void **state) {
         mcp_router_free(r);
 }
 
+static void test_list_changed_to_listers_only(void **state) {
+        Rec rec = {};
+        McpRouter *r = setup_router(&rec, 1);
+        const char *init = "{\"jsonrpc\":\"2.0\",\"id\":1,\"method\":\"initialize\",\"params\":{}}";
+        for (unsigned c = 10; c <= 12; c++) {
+                mcp_router_client_add(r, c);
+                if (c != 12) /* 12 never initializes */
+                        client_send(r, c, init);
+        }
+        client_send(r, 10, "{\"jsonrpc\":\"2.0\",\"id\":2,\"method\":\"tools/list\"}");
+        client_send(r, 12, "{\"jsonrpc\":\"2.0\",\"id\":2,\"method\":\"tools/list\"}");
+        rec_clear(&rec);
+        mcp_router_notify_listers(r, "tools/list", "notifications/tools/list_changed");
+        /* 10 listed tools; 11 never asked; 12 is not initialized */
+        assert_int_equal(rec.n, 1);
+        assert_true(rec.sent[0].to_client);
+        assert_int_equal(rec.sent[0].dest, 10);
+        assert_string_equal(json_object_get_string(get(rec.sent[0].msg, "method")), "notifications/tools/list_changed");
+        assert_null(get(rec.sent[0].msg, "id"));
+        rec_clear(&rec);
+        /* nobody listed prompts */
+        mcp_router_notify_listers(r, "prompts/list", "notifications/prompts/list_changed");
+        assert_int_equal(rec.n, 0);
+        mcp_router_notify_listers(r, "bogus/list", "x");
+        assert_int_equal(rec.n, 0);
+        mcp_router_free(r);
+}
+
 int main(void) {
         const struct CMUnitTest tests[] = {
                 cmocka_unit_test(test_initialize_from_cache_with_negotiation),
@@ -486,6 +514,7 @@ int main(void) {
                 cmocka_unit_test(test_oversize_and_trailing_id),
                 cmocka_unit_test(test_many_pending_hash_growth),
                 cmocka_unit_test(test_request_timeout),
+                cmocka_unit_test(test_list_changed_to_listers_only),
         };
         return cmocka_run_group_tests(tests, NULL, NULL);
 }
