@@ -328,9 +328,10 @@ static int on_terminate(sd_event_source *s, const struct signalfd_siginfo *si, v
                 finish_stop(m);
                 return 0;
         }
-        /* The child's own ladder is stop_timeout to SIGTERM and again to
-         * SIGKILL; allow for both plus a margin before giving up. */
-        budget = 2 * m->config->child.stop_timeout + 5 * USEC_PER_SEC;
+        /* The child first drains its requests (drain_timeout), then its
+         * ladder is stop_timeout to SIGTERM and again to SIGKILL; allow
+         * for all plus a margin before giving up. */
+        budget = m->config->child.drain_timeout + 2 * m->config->child.stop_timeout + 5 * USEC_PER_SEC;
         (void) sd_event_add_time_relative(m->event, &m->stop_timer, CLOCK_MONOTONIC, budget, 0,
                                           on_stop_timeout, m);
         return 0;
