@@ -281,7 +281,8 @@ static void render_child(Buf *b, json_object *c) {
 
         buf_printf(b, "%-12s %s", "signer", strna(state));
         if (get_int(c, "pid", 0) > 0)
-                buf_printf(b, ", pid %lld", (long long) get_int(c, "pid", 0));
+                buf_printf(b, ", pid %lld, up %llds", (long long) get_int(c, "pid", 0),
+                           (long long) get_int(c, "uptime_s", 0));
         if (health)
                 buf_printf(b, ", health %s", get_int(health, "ok", 0) ? "ok" : "FAILED");
         buf_printf(b, ", %lld client%s, %lld restart%s, %lld replacement%s\n", (long long) get_int(c, "clients", 0),
@@ -340,7 +341,8 @@ char *status_render_text(json_object *result, bool colour) {
                    health_to_string(h), reset);
         if (!isempty(summary))
                 buf_printf(&b, ": %s", summary);
-        buf_printf(&b, " (up %ss)\n", strna(get_str(result, "uptime_s")));
+        /* The agent's uptime, said so: the summary may name the signer. */
+        buf_printf(&b, " (agent up %ss)\n", strna(get_str(result, "uptime_s")));
         if (json_object_object_get_ex(result, "reasons", &reasons))
                 for (size_t i = 0; i < json_object_array_length(reasons); i++) {
                         json_object *r = json_object_array_get_idx(reasons, i);

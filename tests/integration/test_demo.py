@@ -14,7 +14,8 @@ def test_demo_script(tmp_path):
     out = r.stdout + r.stderr
     assert r.returncode == 0, out
     # the agent came up healthy with the signer child
-    assert re.search(r"agv-agent \S+: ok: .* \(up \d+s\)", out), out
+    assert re.search(r"agv-agent \S+: ok: .* \(agent up \d+s\)", out), out
+    assert re.search(r"^signer +running, pid \d+, up \d+s", out, re.M), out
     assert "signer ready" in out
     # the MCP call through `agv-agent mcp` reached the demo signer
     assert re.search(r'"text":"0x[0-9a-f]{40}"', out), out

@@ -81,7 +81,7 @@ static void test_render_text(void **state) {
         r = status_builder_finish(&sb);
 
         text = status_render_text(r, false);
-        assert_non_null(strstr(text, "agv-agent 9.9: warning (up 12s)\n"));
+        assert_non_null(strstr(text, "agv-agent 9.9: warning (agent up 12s)\n"));
         assert_non_null(strstr(text, "look at this (w)"));
         assert_non_null(strstr(text, "certificate  CN=vm, serial 0A1B, RSA-2048\n"));
         assert_non_null(strstr(text, "(364d left), chain verified"));
@@ -90,6 +90,26 @@ static void test_render_text(void **state) {
         free(text);
         text = status_render_text(r, true);
         assert_non_null(strstr(text, "\033[33mwarning"));
+        free(text);
+        json_object_put(r);
+}
+
+static void test_render_child_uptime(void **state) {
+        StatusBuilder sb;
+        assert_int_equal(status_builder_init(&sb), 0);
+        json_object_object_add(sb.root, "version", json_object_new_string("9.9"));
+        json_object_object_add(sb.root, "uptime_s", json_object_new_int(3600));
+        json_object *c = json_object_new_object();
+        json_object_object_add(c, "state", json_object_new_string("running"));
+        json_object_object_add(c, "pid", json_object_new_int(42));
+        json_object_object_add(c, "uptime_s", json_object_new_int(7));
+        status_set_section(&sb, "child", c);
+        status_add_summary(&sb, "signer ready");
+        json_object *r = status_builder_finish(&sb);
+        char *text = status_render_text(r, false);
+        /* the signer's own uptime on its line; the header says whose it is */
+        assert_non_null(strstr(text, "signer ready (agent up 3600s)\n"));
+        assert_non_null(strstr(text, "signer       running, pid 42, up 7s,"));
         free(text);
         json_object_put(r);
 }
@@ -106,6 +126,7 @@ int main(void) {
                 cmocka_unit_test(test_worst_reason_wins_and_leads),
                 cmocka_unit_test(test_render_text),
                 cmocka_unit_test(test_health_strings),
+                cmocka_unit_test(test_render_child_uptime),
         };
         return cmocka_run_group_tests(tests, NULL, NULL);
 }
