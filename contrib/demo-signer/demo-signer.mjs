@@ -21,10 +21,11 @@
 //   --huge-bytes=N        the `huge` tool answers with N bytes of text (default 8 MiB)
 //   --malformed           write a malformed line before every answer
 //   --sampling            the `ask_client` tool sends sampling/createMessage to the client
+//   --extra-tool          also register the tool `extra_tool` (a replacement whose tool list differs)
 import { McpServer } from "@modelcontextprotocol/sdk/server/mcp.js";
 import { StdioServerTransport } from "@modelcontextprotocol/sdk/server/stdio.js";
 import { existsSync } from "node:fs";
-import { createHash, generateKeyPairSync, sign } from "node:crypto";
+import crypto, { createHash, generateKeyPairSync, sign } from "node:crypto";
 import { z } from "zod";
 
 const opts = {};
@@ -40,6 +41,13 @@ for (const a of process.argv.slice(2)) {
 }
 const num = (k, d) => (opts[k] !== undefined ? Number(opts[k]) : d);
 const flag = (k) => opts[k] !== undefined && opts[k] !== "0" && opts[k] !== "";
+
+// The real signer's audit line shape: {timestamp, traceId, service, action, who, what, why, result, details}.
+function auditResult(action, result, what, why, details = {}) {
+        process.stderr.write(
+                JSON.stringify({ timestamp: new Date().toISOString(), traceId: crypto.randomUUID(), service: "agv-demo-signer", action, who: "mcp-client", what, why, result, details }) + "\n",
+        );
+}
 
 function audit(level, message, extra = {}) {
         process.stderr.write(
@@ -102,11 +110,18 @@ server.registerTool(
         { description: "Sign a message with the throwaway demo key", inputSchema: { message: z.string() } },
         async ({ message }, extra) => {
                 await slow(extra.signal);
+                if (message.startsWith("deny")) {
+                        auditResult("sign_message", "denied", "Message signing denied", "Policy violations: message starts with deny");
+                        return text("Policy denied: message starts with deny", true);
+                }
                 const sig = sign("sha256", Buffer.from(message, "utf8"), { key: privateKey, dsaEncoding: "ieee-p1363" });
-                audit("info", "signed a message", { bytes: Buffer.byteLength(message) });
+                auditResult("sign_message", "approved", `Signed a message of ${Buffer.byteLength(message)} bytes`, "Demo policy allows every message");
                 return text(JSON.stringify({ address, signature: "0x" + sig.toString("hex") }));
         },
 );
+
+if (flag("extra-tool"))
+        server.registerTool("extra_tool", { description: "Only with --extra-tool (tests)" }, async () => text("extra"));
 
 server.registerTool(
         "echo",
@@ -156,7 +171,8 @@ const origOnMessage = () => transport.onmessage;
 await server.connect(transport);
 const sdkOnMessage = origOnMessage();
 transport.onmessage = (msg, extra) => {
-        if (msg.method !== undefined && msg.id !== undefined && msg.method !== "initialize" && msg.method !== "ping") {
+        // initialize, ping and tools/list are the agent's own handshake and liveness: not counted
+        if (msg.method !== undefined && msg.id !== undefined && !["initialize", "ping", "tools/list"].includes(msg.method)) {
                 requests++;
                 if (crashAfter >= 0 && requests > crashAfter) {
                         audit("error", `crash-after switch: crashing on request ${requests}`);
