@@ -23,11 +23,13 @@ static void check_field(const char *f) {
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
         char *message = NULL, **fields = NULL;
         int prio = -1, r;
+        ChildAudit audit = _CHILD_AUDIT_MAX;
 
-        r = child_parse_stderr_line((const char *) data, size, &prio, &message, &fields);
+        r = child_parse_stderr_line((const char *) data, size, &prio, &message, &fields, &audit);
         FUZZ_CHECK(r == 0 || r == -ENOMEM);
         if (r == 0) {
                 FUZZ_CHECK(prio >= LOG_EMERG && prio <= LOG_DEBUG);
+                FUZZ_CHECK(audit >= CHILD_AUDIT_NONE && audit < _CHILD_AUDIT_MAX);
                 FUZZ_CHECK(message);
                 STRV_FOREACH(f, fields)
                         check_field(*f);

@@ -208,7 +208,7 @@ static void test_stderr_lines(void **state) {
         /* a key longer than journald's 64-byte field names is cut, not dropped
          * by journald (found by fuzz_child_stderr) */
         const char *lk = "{\"message\":\"m\",\"a_very_long_key_name_that_goes_on_and_on_and_on_past_the_limit\":1}";
-        assert_int_equal(child_parse_stderr_line(lk, strlen(lk), &prio, &msg, &fields), 0);
+        assert_int_equal(child_parse_stderr_line(lk, strlen(lk), &prio, &msg, &fields, NULL), 0);
         assert_true(strv_contains(fields, "AGV_CHILD_A_VERY_LONG_KEY_NAME_THAT_GOES_ON_AND_ON_AND_ON_PAST_T=1"));
         free(msg);
         strv_free(fields);
