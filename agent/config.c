@@ -335,6 +335,9 @@ static const KeyDef keys[] = {
 
 /* ---- parse state ----------------------------------------------------- */
 
+#define CONFIG_FILE_MAX (1024 * 1024)
+#define CONFIG_LINE_MAX (64 * 1024 - 2) /* bytes before the newline */
+
 typedef struct Where {
         const char *file;
         int line;
@@ -345,7 +348,8 @@ typedef struct ParseState {
         ConfigErrors *errors;
         const char *file;
         Where where[ELEMENTSOF(keys)];
-        FILE *stream;
+        const char *text;  /* the file being parsed, whole */
+        size_t text_len, pos;
         int lines_done;    /* complete lines handed to inih so far */
         bool partial;      /* the last chunk did not end in a newline */
         char *files_store[64];
@@ -368,11 +372,39 @@ static void add_error(ParseState *st, const char *file, int line, const char *fm
         (void) strv_push(&st->errors->lines, buf_steal(&b));
 }
 
-static int resolve_group(const char *s, gid_t *ret) {
-        unsigned u;
-        struct group *g;
+/* A numeric uid/gid: all digits, at most 4294967294 and not 65535. -1
+ * ((uid_t) -1, 4294967295) means "leave unchanged" to setresuid(), so a
+ * child configured with it would keep the agent's root; 65535 is the 16-bit
+ * -1. Returns 1 and *ret, 0 if `s` is not a number, -ERANGE if it is no id. */
+static int parse_id(const char *s, uint32_t *ret) {
+        unsigned long long v;
+        char *end;
 
-        if (parse_unsigned(s, &u) == 0) {
+        if (isempty(s))
+                return 0;
+        for (const char *p = s; *p; p++)
+                if (!isdigit((unsigned char) *p))
+                        return 0;
+        errno = 0;
+        v = strtoull(s, &end, 10);
+        if (errno || *end || v >= UINT32_MAX || v == 65535)
+                return -ERANGE;
+        *ret = (uint32_t) v;
+        return 1;
+}
+
+static bool id_valid(uint32_t id) {
+        return id != UINT32_MAX && id != 65535;
+}
+
+static int resolve_group(const char *s, gid_t *ret) {
+        uint32_t u;
+        struct group *g;
+        int r = parse_id(s, &u);
+
+        if (r < 0)
+                return r;
+        if (r > 0) {
                 *ret = (gid_t) u;
                 return 0;
         }
@@ -380,27 +412,31 @@ static int resolve_group(const char *s, gid_t *ret) {
         g = getgrnam(s);
         if (!g)
                 return errno > 0 ? -errno : -ESRCH;
+        if (!id_valid(g->gr_gid))
+                return -ERANGE;
         *ret = g->gr_gid;
         return 0;
 }
 
 static int resolve_user(const char *s, uid_t *uid, gid_t *gid) {
-        unsigned u;
+        uint32_t u;
         struct passwd *p;
+        int r = parse_id(s, &u);
 
+        if (r < 0)
+                return r;
         errno = 0;
-        if (parse_unsigned(s, &u) == 0)
-                p = getpwuid((uid_t) u);
-        else
-                p = getpwnam(s);
+        p = r > 0 ? getpwuid((uid_t) u) : getpwnam(s);
         if (!p) {
-                if (parse_unsigned(s, &u) == 0) { /* a bare uid need not exist */
+                if (r > 0) { /* a bare uid need not exist */
                         *uid = (uid_t) u;
                         *gid = (gid_t) u;
                         return 0;
                 }
                 return errno > 0 ? -errno : -ESRCH;
         }
+        if (!id_valid(p->pw_uid) || !id_valid(p->pw_gid))
+                return -ERANGE;
         *uid = p->pw_uid;
         *gid = p->pw_gid;
         return 0;
@@ -675,20 +711,29 @@ static void check_section_line(ParseState *st, const char *line) {
 }
 
 /* Debian builds inih without line numbers in the handler, so the reader
- * counts them: the handler always runs right after its line was read. */
+ * counts them: the handler always runs right after its line was read. The
+ * file is read whole first and served from memory line by line, so a line
+ * is never cut: inih would parse a cut-off tail as a line of its own. */
 static char *ini_reader_counting(char *str, int num, void *user) {
         ParseState *st = user;
-        char *r = fgets(str, num, st->stream);
+        const char *p, *nl;
         size_t l;
 
-        if (!r)
+        if (num < 2 || st->pos >= st->text_len)
                 return NULL;
-        l = strlen(r);
-        st->partial = !(l > 0 && r[l - 1] == '\n');
+        p = st->text + st->pos;
+        nl = memchr(p, '\n', st->text_len - st->pos);
+        l = nl ? (size_t) (nl - p) + 1 : st->text_len - st->pos;
+        if (l > (size_t) num - 1)
+                l = (size_t) num - 1; /* inih grows its buffer and asks for the rest */
+        memcpy(str, p, l);
+        str[l] = '\0';
+        st->pos += l;
+        st->partial = !(str[l - 1] == '\n');
         if (!st->partial)
                 st->lines_done++;
-        check_section_line(st, r);
-        return r;
+        check_section_line(st, str);
+        return str;
 }
 
 static int config_ini_handler(void *user, const char *section, const char *name, const char *value) {
@@ -719,29 +764,101 @@ static int config_ini_handler(void *user, const char *section, const char *name,
         return 1;
 }
 
-static int parse_file(ParseState *st, const char *path, bool allow_missing) {
-        _cleanup_fclose_ FILE *f = NULL;
-        int fd, r;
-        struct stat s;
-        char *stored;
+static const char *file_type(mode_t m) {
+        return S_ISFIFO(m) ? "a FIFO" : S_ISDIR(m) ? "a directory" : S_ISSOCK(m) ? "a socket" :
+               S_ISCHR(m) || S_ISBLK(m) ? "a device" : "not a regular file";
+}
 
-        fd = open(path, O_RDONLY | O_CLOEXEC | O_NOCTTY);
+/* Read a whole config file. Opened O_NONBLOCK|O_NOFOLLOW and checked through
+ * the fd: a FIFO or device never blocks the loop (reloads run on it), a
+ * symlink is not followed. */
+static int read_config_file(ParseState *st, const char *path, bool allow_missing, char **ret, size_t *ret_len) {
+        _cleanup_close_ int fd = -1;
+        _cleanup_free_ char *buf = NULL;
+        struct stat s;
+        size_t len = 0;
+
+        fd = open(path, O_RDONLY | O_CLOEXEC | O_NOCTTY | O_NONBLOCK | O_NOFOLLOW);
         if (fd < 0) {
                 if (errno == ENOENT && allow_missing)
                         return 0;
-                add_error(st, path, 0, "cannot open: %s; create it or pass --config PATH", strerror(errno));
+                if (errno == ELOOP)
+                        add_error(st, path, 0, "is a symbolic link; the agent reads only regular files: "
+                                  "point --config at the real file or replace the link by it");
+                else
+                        add_error(st, path, 0, "cannot open: %s; create it or pass --config PATH", strerror(errno));
                 return -errno;
         }
-        if (fstat(fd, &s) < 0 || !S_ISREG(s.st_mode)) {
-                close(fd);
-                add_error(st, path, 0, "is not a regular file");
+        if (fstat(fd, &s) < 0)
+                return add_error(st, path, 0, "cannot stat: %s", strerror(errno)), -errno;
+        if (!S_ISREG(s.st_mode)) {
+                add_error(st, path, 0, "is %s, not a regular file; remove it or replace it by a file", file_type(s.st_mode));
                 return -EINVAL;
         }
-        f = fdopen(fd, "re");
-        if (!f) {
-                close(fd);
-                return -ENOMEM;
+        if (s.st_size > CONFIG_FILE_MAX) {
+                add_error(st, path, 0, "is larger than 1 MiB; a configuration file is a few KiB");
+                return -EFBIG;
         }
+        buf = malloc((size_t) s.st_size + 1);
+        if (!buf)
+                return -ENOMEM;
+        /* the size may change under us: read what fits, then expect EOF */
+        for (;;) {
+                ssize_t n = read(fd, buf + len, (size_t) s.st_size + 1 - len);
+                if (n < 0) {
+                        if (errno == EINTR)
+                                continue;
+                        add_error(st, path, 0, "cannot read: %s", strerror(errno));
+                        return -errno;
+                }
+                if (n == 0)
+                        break;
+                len += (size_t) n;
+                if (len > (size_t) s.st_size) {
+                        add_error(st, path, 0, "changed while it was read; try again");
+                        return -EAGAIN;
+                }
+        }
+        *ret = TAKE_PTR(buf);
+        *ret_len = len;
+        return 1;
+}
+
+/* Lines over the limit or with a NUL byte are errors (at their line) and
+ * handed to inih as empty lines, so no part of them takes effect. */
+static void blank_bad_lines(ParseState *st, const char *path, char *text, size_t *len) {
+        size_t out = 0, line = 0;
+        for (size_t i = 0; i < *len;) {
+                char *nl = memchr(text + i, '\n', *len - i);
+                size_t l = nl ? (size_t) (nl - (text + i)) : *len - i;
+                bool nul = memchr(text + i, '\0', l) != NULL;
+                line++;
+                if (l > CONFIG_LINE_MAX)
+                        add_error(st, path, (int) line, "line is %zu bytes, longer than the limit of 64 KiB; shorten it "
+                                  "(a long command line fits in a wrapper script)", l);
+                else if (nul)
+                        add_error(st, path, (int) line, "line contains a NUL byte; is this a text file?");
+                if (l > CONFIG_LINE_MAX || nul)
+                        l = 0;
+                else
+                        memmove(text + out, text + i, l);
+                out += l;
+                i += (nl ? (size_t) (nl - (text + i)) + 1 : *len - i);
+                if (nl)
+                        text[out++] = '\n';
+        }
+        *len = out;
+}
+
+static int parse_file(ParseState *st, const char *path, bool allow_missing) {
+        _cleanup_free_ char *text = NULL;
+        size_t len = 0;
+        char *stored;
+        int r;
+
+        r = read_config_file(st, path, allow_missing, &text, &len);
+        if (r <= 0)
+                return r;
         if (st->n_files >= ELEMENTSOF(st->files_store)) {
                 add_error(st, path, 0, "too many drop-in files (at most 63)");
                 return -E2BIG;
@@ -751,17 +868,21 @@ static int parse_file(ParseState *st, const char *path, bool allow_missing) {
                 return -ENOMEM;
         st->files_store[st->n_files++] = stored;
         (void) strv_extend(&st->config->files, path);
+        blank_bad_lines(st, stored, text, &len);
         st->file = stored;
-        st->stream = f;
+        st->text = text;
+        st->text_len = len;
+        st->pos = 0;
         st->lines_done = 0;
         st->partial = false;
         /* The Debian build caps lines at 200 bytes by default; commands and
          * header lists are longer, so let the line buffer grow. */
         ini_use_stack = false;
         ini_allow_realloc = true;
-        ini_max_line = 64 * 1024;
+        ini_max_line = CONFIG_LINE_MAX + 2;
         ini_allow_multiline = false;
         r = ini_parse_stream(ini_reader_counting, st, config_ini_handler, st);
+        st->text = NULL;
         if (r > 0)
                 add_error(st, path, r, "syntax error; lines are [section], key = value, or comments starting with # or ;");
         else if (r < 0)
@@ -810,12 +931,18 @@ static void err_at(ParseState *st, const char *section, const char *key, const c
         buf_done(&b);
 }
 
+#define ID_RANGE_MSG \
+        "is not a usable id: ids run from 0 to 4294967294, except 65535; 4294967295 is (uid_t) -1, " \
+        "which the kernel reads as 'unchanged' (the child would keep the agent's root)"
+
 static void check_group(ParseState *st, const char *section, const char *key, ConfigGroup *g) {
         int r;
         if (!g->name)
                 return;
         r = resolve_group(g->name, &g->gid);
-        if (r < 0)
+        if (r == -ERANGE)
+                err_at(st, section, key, "'%s' %s", g->name, ID_RANGE_MSG);
+        else if (r < 0)
                 err_at(st, section, key, "group '%s' does not exist; create it (e.g. systemd-sysusers or groupadd) or name another", g->name);
 }
 
@@ -824,7 +951,9 @@ static void check_user(ParseState *st, const char *section, const char *key, Con
         if (!u->name)
                 return;
         r = resolve_user(u->name, &u->uid, &u->gid);
-        if (r < 0)
+        if (r == -ERANGE)
+                err_at(st, section, key, "'%s' %s", u->name, ID_RANGE_MSG);
+        else if (r < 0)
                 err_at(st, section, key, "user '%s' does not exist; create it or name another", u->name);
 }
 
@@ -922,14 +1051,20 @@ static void validate_credentials(ParseState *st) {
         STRV_FOREACH(u, cr->allowed_users) {
                 uid_t uid;
                 gid_t gid;
-                if (resolve_user(*u, &uid, &gid) < 0)
+                int r = resolve_user(*u, &uid, &gid);
+                if (r == -ERANGE)
+                        err_at(st, "credentials", "allowed_users", "'%s' %s", *u, ID_RANGE_MSG);
+                else if (r < 0)
                         err_at(st, "credentials", "allowed_users", "user '%s' does not exist; create it or name another", *u);
                 else
                         (void) add_id((unsigned **) &cr->allowed_uids, &cr->n_allowed_uids, uid);
         }
         STRV_FOREACH(g, cr->allowed_groups) {
                 gid_t gid;
-                if (resolve_group(*g, &gid) < 0)
+                int r = resolve_group(*g, &gid);
+                if (r == -ERANGE)
+                        err_at(st, "credentials", "allowed_groups", "'%s' %s", *g, ID_RANGE_MSG);
+                else if (r < 0)
                         err_at(st, "credentials", "allowed_groups", "group '%s' does not exist; create it or name another", *g);
                 else
                         (void) add_id((unsigned **) &cr->allowed_gids, &cr->n_allowed_gids, gid);
@@ -1027,6 +1162,33 @@ static void validate(ParseState *st) {
                 err_at(st, "pki", "key_mode", "%04o lets every user read the private key; use 0440 or 0400", (unsigned) c->pki.key_mode);
         if (c->pki.dir_mode & 0022)
                 err_at(st, "pki", "dir_mode", "%04o makes the directory writable by others; use 0755", (unsigned) c->pki.dir_mode);
+        if (c->pki.cert_mode & 0022)
+                err_at(st, "pki", "cert_mode", "%04o lets others rewrite the certificate; use 0444", (unsigned) c->pki.cert_mode);
+        if (c->pki.ca_mode & 0022)
+                err_at(st, "pki", "ca_mode", "%04o lets others rewrite the trust anchors; use 0444", (unsigned) c->pki.ca_mode);
+        if (c->agent.socket_mode & 0002)
+                err_at(st, "agent", "socket_mode", "%04o lets every local user connect; use 0660 and [agent] socket_group",
+                       (unsigned) c->agent.socket_mode);
+        /* set-uid/set-gid/sticky mean nothing good on these files and sockets */
+        {
+                static const struct {
+                        const char *section, *key;
+                        size_t offset;
+                } modes[] = {
+                        { "pki", "key_mode", K(pki, key_mode) },   { "pki", "cert_mode", K(pki, cert_mode) },
+                        { "pki", "ca_mode", K(pki, ca_mode) },     { "pki", "dir_mode", K(pki, dir_mode) },
+                        { "agent", "socket_mode", K(agent, socket_mode) },
+                };
+                for (size_t i = 0; i < ELEMENTSOF(modes); i++) {
+                        mode_t m = *(const mode_t *) ((const char *) c + modes[i].offset);
+                        if (m & 07000)
+                                err_at(st, modes[i].section, modes[i].key,
+                                       "%04o has set-uid, set-gid or sticky bits; write the mode without them (%04o)",
+                                       (unsigned) m, (unsigned) (m & 0777));
+                }
+        }
+        if (c->child.umask > 0777)
+                err_at(st, "child", "umask", "%04o is not a umask; write one from 0000 to 0777, such as 0077", (unsigned) c->child.umask);
 
         if (c->child.ping_interval > 0 && c->child.ping_timeout >= c->child.ping_interval)
                 err_at(st, "child", "ping_timeout", "must be shorter than ping_interval");

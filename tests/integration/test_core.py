@@ -234,7 +234,9 @@ def test_mutating_commands_need_admin(agents, tmp_path):
     try:
         os.chmod(sockdir, 0o755)
         path = os.path.join(sockdir, "agent.sock")
-        a = agents({"agent": {"socket": path, "socket_mode": "0666"}})
+        # status for nobody through the socket group (a world-writable
+        # socket_mode is refused by the config check)
+        a = agents({"agent": {"socket": path, "socket_mode": "0660", "socket_group": "nogroup"}})
         a.socket = path
         a.start()
         r = a.cli("status", "--json", "--socket", path, user="nobody")

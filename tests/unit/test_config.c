@@ -364,6 +364,167 @@ static void test_credentials_section(void **state) {
         free(p);
 }
 
+/* Load `text` as the main file (plus an optional drop-in dir); returns the
+ * result and leaves the errors in *e. */
+static int load_text(const char *name, const char *text, const char *dropins, Config **c, ConfigErrors *e) {
+        _cleanup_free_ char *p = write_file(name, text);
+        return config_load(p, dropins ? dropins : "/nonexistent", false, c, e);
+}
+
+static void test_bad_ids(void **state) {
+        static const char *const bad[] = { "4294967295", "4294967296", "99999999999999999999", "65535" };
+        char *text = NULL;
+        for (size_t i = 0; i < ELEMENTSOF(bad); i++) {
+                Config *c = NULL;
+                ConfigErrors e = {};
+                char at[512];
+                assert_true(asprintf(&text, "[pki]\ngroup = %s\n[child]\ncommand = /bin/true\nuser = %s\ngroup = %s\n", my_group(),
+                                     bad[i], bad[i]) > 0);
+                assert_int_equal(load_text("ids.conf", text, NULL, &c, &e), -EINVAL);
+                assert_null(c);
+                snprintf(at, sizeof at, "%s/ids.conf:5:", tmpdir);
+                assert_true(has_error(&e, at, "not a usable id"));
+                snprintf(at, sizeof at, "%s/ids.conf:6:", tmpdir);
+                assert_true(has_error(&e, at, "not a usable id"));
+                config_errors_done(&e);
+                free(text);
+        }
+        /* the largest valid id and a plain small one still work */
+        {
+                Config *c = NULL;
+                ConfigErrors e = {};
+                assert_true(asprintf(&text, "[pki]\ngroup = %s\n[child]\ncommand = /bin/true\nuser = 4294967294\ngroup = 4242\n",
+                                     my_group()) > 0);
+                assert_int_equal(load_text("ids.conf", text, NULL, &c, &e), 0);
+                assert_int_equal(c->child.user.uid, 4294967294u);
+                assert_int_equal(c->child.group.gid, 4242);
+                config_free(c);
+                free(text);
+        }
+}
+
+static void test_line_over_64k_is_an_error_not_split(void **state) {
+        size_t n = 70000, size = n + 1024;
+        char *text = malloc(size), at[512];
+        Config *c = NULL;
+        ConfigErrors e = {};
+        int l = snprintf(text, 512, "[pki]\ngroup = %s\n[child]\ncommand = /bin/echo ", my_group());
+        /* the tail past 64 KiB looks like a key: it must not take effect */
+        memset(text + l, 'a', n);
+        l += (int) n;
+        /* cut at 64 KiB, the rest of the line would read "aaa...a = 9" */
+        snprintf(text + l, size - (size_t) l, " = 9\n[agent]\nmax_clients = 3\n");
+        assert_int_equal(load_text("long.conf", text, NULL, &c, &e), -EINVAL);
+        snprintf(at, sizeof at, "%s/long.conf:4:", tmpdir);
+        assert_true(has_error(&e, at, "longer than the limit of 64 KiB"));
+        /* exactly one error: no stray key from a split tail */
+        assert_int_equal(strv_length(e.lines), 1);
+        config_errors_done(&e);
+
+        /* a line of exactly the limit is fine */
+        l = snprintf(text, 512, "[pki]\ngroup = %s\n[child]\ncommand = /bin/", my_group());
+        memset(text + l, 'b', 64 * 1024 - 2 - (size_t) strlen("command = /bin/"));
+        l += 64 * 1024 - 2 - (int) strlen("command = /bin/");
+        snprintf(text + l, size - (size_t) l, "\n[agent]\nmax_clients = 3\n");
+        assert_int_equal(load_text("long.conf", text, NULL, &c, &e), 0);
+        assert_int_equal(strlen(c->child.command[0]), 64 * 1024 - 2 - strlen("command = "));
+        assert_int_equal(c->agent.max_clients, 3);
+        config_free(c);
+
+        /* NUL bytes: an error at their line, nothing of the line applies */
+        {
+                static const char nul[] = "[agent]\nmax_clients = 5\0 0\n";
+                _cleanup_free_ char *p = NULL;
+                FILE *f;
+                assert_true(asprintf(&p, "%s/nul.conf", tmpdir) > 0);
+                f = fopen(p, "we");
+                fwrite(nul, 1, sizeof nul - 1, f);
+                fclose(f);
+                assert_int_equal(config_load(p, "/nonexistent", false, &c, &e), -EINVAL);
+                snprintf(at, sizeof at, "%s:2:", p);
+                assert_true(has_error(&e, at, "NUL byte"));
+                config_errors_done(&e);
+        }
+        free(text);
+}
+
+static void test_non_regular_files_rejected_without_blocking(void **state) {
+        char dir[512], path[600], at[700], *text = NULL;
+        Config *c = NULL;
+        ConfigErrors e = {};
+
+        snprintf(dir, sizeof dir, "%s/fifo.d", tmpdir);
+        assert_int_equal(mkdir(dir, 0755), 0);
+        snprintf(path, sizeof path, "%s/50-fifo.conf", dir);
+        assert_int_equal(mkfifo(path, 0644), 0);
+        snprintf(path, sizeof path, "%s/60-dir.conf", dir);
+        assert_int_equal(mkdir(path, 0755), 0);
+        assert_true(asprintf(&text, "[pki]\ngroup = %s\n", my_group()) > 0);
+        /* a FIFO with no writer would block open() and read() forever */
+        assert_int_equal(load_text("main.conf", text, dir, &c, &e), -EINVAL);
+        snprintf(at, sizeof at, "%s/50-fifo.conf:", dir);
+        assert_true(has_error(&e, at, "is a FIFO, not a regular file"));
+        snprintf(at, sizeof at, "%s/60-dir.conf:", dir);
+        assert_true(has_error(&e, at, "is a directory"));
+        config_errors_done(&e);
+
+        /* the main file as a FIFO, and as a symlink */
+        snprintf(path, sizeof path, "%s/main-fifo.conf", tmpdir);
+        assert_int_equal(mkfifo(path, 0644), 0);
+        assert_int_equal(config_load(path, "/nonexistent", false, &c, &e), -EINVAL);
+        assert_true(has_error(&e, path, "is a FIFO"));
+        config_errors_done(&e);
+        snprintf(path, sizeof path, "%s/link.conf", tmpdir);
+        snprintf(at, sizeof at, "%s/main.conf", tmpdir);
+        assert_int_equal(symlink(at, path), 0);
+        assert_int_equal(config_load(path, "/nonexistent", false, &c, &e), -EINVAL);
+        assert_true(has_error(&e, path, "symbolic link"));
+        config_errors_done(&e);
+        free(text);
+}
+
+static void test_bounds_and_unsafe_modes(void **state) {
+        static const struct {
+                const char *section, *line, *expect;
+        } cases[] = {
+                { "agent", "client_timeout = 9999999d", "from 1s to 1h" },
+                { "agent", "client_timeout = 500ms", "from 1s to 1h" },
+                { "pki", "rescan_interval = 100000w", "from 1s to 1d" },
+                { "child", "ping_interval = 500000d", "from 0s to 1d" },
+                { "child", "request_timeout = 0s", "from 1s to 1d" },
+                { "child", "stop_timeout = 0s", "from 1ms to 1h" },
+                { "alerts", "retry_max = 100000d", "from 1s to 7d" },
+                { "alerts", "thresholds = 30d 99999d", "over 3650d" },
+                { "child", "start_limit = 5/999d", "1us to 1d" },
+                { "test", "clock_offset = 9223372036854775807", "200 years" },
+                { "pki", "cert_mode = 0666", "rewrite the certificate" },
+                { "pki", "ca_mode = 0446", "rewrite the trust anchors" },
+                { "pki", "cert_mode = 4444", "set-uid" },
+                { "pki", "key_mode = 2440", "set-uid" },
+                { "pki", "dir_mode = 1755", "sticky" },
+                { "agent", "socket_mode = 0666", "every local user" },
+                { "agent", "socket_mode = 4660", "set-uid" },
+                { "child", "umask = 1077", "not a umask" },
+        };
+        for (size_t i = 0; i < ELEMENTSOF(cases); i++) {
+                Config *c = NULL;
+                ConfigErrors e = {};
+                char *text = NULL, at[512];
+                const char *extra = streq(cases[i].section, "child") ? "command = /bin/true\n" : "";
+                assert_true(asprintf(&text, "[pki]\ngroup = %s\n[%s]\n%s%s\n", my_group(), cases[i].section, extra,
+                                     cases[i].line) > 0);
+                assert_int_equal(load_text("bounds.conf", text, NULL, &c, &e), -EINVAL);
+                snprintf(at, sizeof at, "%s/bounds.conf:%d:", tmpdir, *extra ? 5 : 4);
+                if (!has_error(&e, at, cases[i].expect)) {
+                        STRV_FOREACH(l, e.lines)
+                                fprintf(stderr, "got: %s\n", *l);
+                        fail_msg("%s: expected '%s' at %s", cases[i].line, cases[i].expect, at);
+                }
+                config_errors_done(&e);
+                free(text);
+        }
+}
+
 int main(void) {
         const struct CMUnitTest tests[] = {
                 cmocka_unit_test(test_durations),
@@ -375,6 +536,10 @@ int main(void) {
                 cmocka_unit_test(test_cross_field_and_groups),
                 cmocka_unit_test(test_missing_file),
                 cmocka_unit_test(test_long_line),
+                cmocka_unit_test(test_bad_ids),
+                cmocka_unit_test(test_line_over_64k_is_an_error_not_split),
+                cmocka_unit_test(test_non_regular_files_rejected_without_blocking),
+                cmocka_unit_test(test_bounds_and_unsafe_modes),
                 cmocka_unit_test(test_credentials_section),
         };
         return cmocka_run_group_tests(tests, setup_tmp, teardown_tmp);
