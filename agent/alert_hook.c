@@ -8,6 +8,7 @@
 
 #include "fdlimit.h"
 #include "log.h"
+#include "procgroup.h"
 #include "strv.h"
 
 #define HOOK_LINE_MAX 4096
@@ -101,6 +102,8 @@ static int on_exit_cb(sd_event_source *s, const siginfo_t *si, void *userdata) {
 
         h->si = *si;
         h->exited = true;
+        /* its own session: anything left in the group is its leftovers */
+        (void) procgroup_kill_leftovers(h->pid, "alert command");
         /* drain what is already buffered, then do not wait for a pipe a
          * grandchild may keep open */
         if (h->fd >= 0) {

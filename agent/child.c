@@ -23,6 +23,7 @@
 #include "mcp_server.h"
 #include "message-ids.h"
 #include "metrics.h"
+#include "procgroup.h"
 #include "strv.h"
 
 #define STDERR_LINE_MAX 8192
@@ -641,6 +642,9 @@ static int on_proc_exit(sd_event_source *s, const siginfo_t *si, void *userdata)
         else
                 log_struct(LOG_WARNING, MSGID_CHILD_EXITED, fields, "Signer child %d exited unexpectedly (%s)%s%s",
                            (int) p->pid, desc, last_line ? "; its last error: " : "", strempty(last_line));
+        /* what it started in the background must not outlive it (nor meet
+         * its replacement) */
+        (void) procgroup_kill_leftovers(p->pid, "signer");
         set_str(&c->last_exit, desc);
         c->last_exit_at = manager_now_realtime(c->m);
 
