@@ -6,6 +6,7 @@
 #include "config.h"
 #include "log.h"
 #include "manager.h"
+#include "pki_renew.h"
 #include "status.h"
 #include "strv.h"
 #include "verbs.h"
@@ -270,6 +271,9 @@ static int verb_run(int argc, char **argv) {
                 return 1;
         }
         log_set_max_level(level ? log_level_from_string(level) : config->agent.log_level);
+        /* a freshly started agent has no last good pair to keep: an install
+         * killed between its renames is finished before the first pass */
+        (void) pki_renew_recover_at_start(config);
 
         /* Reloads re-read this path; make it independent of the cwd. */
         _cleanup_free_ char *abs = realpath(config_path, NULL);

@@ -412,6 +412,32 @@ static int renew_open(Renew *r, const char *config_path, bool create_dir) {
         return k < 0 ? k : 0;
 }
 
+int pki_renew_recover_at_start(const Config *cfg) {
+        Renew r = { .verb = "run", .cfg = (Config *) cfg, .dir_fd = -1 };
+        int k;
+
+        /* only when there is a journal or a staged copy to deal with: the
+         * common start touches nothing */
+        if (install_journal_present(cfg->pki.dir) <= 0) {
+                _cleanup_free_ char *sc = staged_name(cfg->pki.certificate), *sk = staged_name(cfg->pki.private_key);
+                _cleanup_close_ int cd = open_parent(cfg->pki.certificate), kd = open_parent(cfg->pki.private_key);
+                if (!sc || !sk || ((cd < 0 || faccessat(cd, sc, F_OK, AT_SYMLINK_NOFOLLOW) < 0) &&
+                                   (kd < 0 || faccessat(kd, sk, F_OK, AT_SYMLINK_NOFOLLOW) < 0)))
+                        return 0;
+        }
+        r.dir_fd = open(cfg->pki.dir, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+        if (r.dir_fd < 0)
+                return 0;
+        /* an install-cert at work right now finishes by itself */
+        if (flock(r.dir_fd, LOCK_EX | LOCK_NB) < 0) {
+                safe_close(r.dir_fd);
+                return 0;
+        }
+        k = recover(&r);
+        safe_close(r.dir_fd);
+        return k;
+}
+
 static uint64_t now_usec(const Config *cfg) {
         struct timespec ts;
         clock_gettime(CLOCK_REALTIME, &ts);

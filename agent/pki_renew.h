@@ -81,6 +81,10 @@ RecoverStep install_recover_step(const char *target, const char *staged, const c
 int pending_request_load(const char *pki_dir, PendingRequest *ret); /* 0 none, 1 loaded, <0 error */
 /* A journal left by an interrupted install: 1 present, 0 none. */
 int install_journal_present(const char *pki_dir);
+/* `agv-agent run`, before the loop starts: complete (or undo) an install
+ * that a crash or power loss interrupted, so the first assessment sees one
+ * whole pair. 0 nothing to do, 1 recovered, <0 left as found (logged). */
+int pki_renew_recover_at_start(const Config *cfg);
 /* {since, key_type, subject, key_path, csr_path}: status and check. */
 #include <json-c/json.h>
 json_object *pending_request_json(const char *pki_dir, const PendingRequest *p);

@@ -228,6 +228,9 @@ def test_sigkill_during_install(agents, dev, step):
         assert r.returncode == -signal.SIGKILL, (r.returncode, r.stderr)
         # the agent's active pair is the old or the new one, never a mix
         wait_until(lambda: len(poller.samples) > 3, what="samples")
+        chk = json.loads(a.cli("check", "--config", a.config_path, "--json").stdout)
+        codes = [f["code"] for f in chk["findings"]]
+        assert ("install_interrupted" in codes) == (step in STEPS_NEW), codes
         # the next run completes or undoes it
         r = a.cli("install-cert", "--config", a.config_path, "--recover")
         assert r.returncode == 0, r.stderr
@@ -372,3 +375,22 @@ def test_watcher_ignores_pending_and_previous(agents, dev):
     assert chk["findings"] == [] and chk["state"] == "ok"
     st = a.cli("status", "--socket", a.socket).stdout
     assert "request" in st and "pending since" in st and "EC-P256" in st, st
+
+
+def test_agent_start_completes_interrupted_install(agents, dev):
+    """A crash (power loss) between the two renames, then a fresh agent: it
+    has no last good pair in memory, so it finishes the install before its
+    first assessment and comes up ok on the new pair."""
+    a = agents()
+    req = request(a, "--key-type", "ec-p256", "--out", dev.path("client.csr"))
+    dev.run(req["sign_command"])
+    new_pem = read(dev.path("client.crt"))
+    r = install(a, dev.path("client.crt"), env={"AGV_TEST_INSTALL_CRASH_AT": "key"})
+    assert r.returncode == -signal.SIGKILL
+    assert not pair_matches(a.pki_dir)  # new key, old certificate on disk
+    a.start()
+    st = cert_section(a)
+    assert st["state"] == "ok" and st["serial"] == serial_of(new_pem) and st["generation"] == 1
+    assert "completed an interrupted install" in a.log()
+    assert not os.path.exists(os.path.join(a.pki_dir, "pending", "install.journal"))
+    assert pair_matches(a.pki_dir)
