@@ -259,6 +259,7 @@ static const KeyDef keys[] = {
         { "agent", "state_dir", KT_ABS_PATH, K(agent, state_dir), "/var/lib/agv-agent", "an absolute path" },
         { "agent", "log_level", KT_LOG_LEVEL, K(agent, log_level), "info", "one of error, warning, notice, info, debug" },
         { "agent", "max_clients", KT_UNSIGNED, K(agent, max_clients), "64", "a number from 1 to 4096" },
+        { "agent", "max_clients_per_user", KT_UNSIGNED, K(agent, max_clients_per_user), "8", "a number from 1 to 4096" },
         { "agent", "client_timeout", KT_DURATION, K(agent, client_timeout), "60s", "a duration such as 60s" },
 
         { "pki", "dir", KT_ABS_PATH, K(pki, dir), "/etc/pki/rolesanywhere", "an absolute path" },
@@ -1141,6 +1142,8 @@ static void validate(ParseState *st) {
                 err_at(st, "pki", "dir", "is required; write an absolute path");
         if (c->agent.max_clients < 1 || c->agent.max_clients > 4096)
                 err_at(st, "agent", "max_clients", "must be between 1 and 4096");
+        if (c->agent.max_clients_per_user < 1 || c->agent.max_clients_per_user > 4096)
+                err_at(st, "agent", "max_clients_per_user", "must be between 1 and 4096");
         check_durations(st);
         if (c->pki.dir) {
                 if (!c->pki.certificate)

@@ -43,6 +43,7 @@ typedef struct AgentSection {
         char *state_dir;
         int log_level;
         unsigned max_clients;
+        unsigned max_clients_per_user; /* non-admin connections per uid */
         usec_t client_timeout;
 } AgentSection;
 

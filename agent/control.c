@@ -20,6 +20,12 @@
 #define CONTROL_OUTPUT_MAX (1024 * 1024)
 /* accept() at most this many per wakeup so a flood cannot starve the loop */
 #define ACCEPT_BURST 32
+/* Connections only root, the agent's user and admin_group may take, so
+ * members of the socket group cannot lock the administrators out. */
+#define CONTROL_ADMIN_RESERVED 4
+/* A started request line must be complete within this (or client_timeout
+ * if shorter), however slowly its bytes trickle in. */
+#define CONTROL_REQUEST_DEADLINE (10 * USEC_PER_SEC)
 
 typedef struct ControlClient ControlClient;
 
@@ -45,6 +51,7 @@ struct ControlClient {
         Buf in, out;
         bool read_closed;  /* EOF seen: close once the output is flushed */
         bool close_after_flush;
+        usec_t partial_since; /* monotonic start of an incomplete line; 0: none */
 };
 
 unsigned control_n_clients(Control *c) {
@@ -300,13 +307,40 @@ static void client_process(ControlClient *cl) {
         }
 }
 
-static int client_reset_idle(ControlClient *cl) {
+static usec_t request_deadline(const Config *cfg) {
+        return MIN(cfg->agent.client_timeout, CONTROL_REQUEST_DEADLINE);
+}
+
+/* The connection's one timer: client_timeout after the last complete
+ * request, or the request deadline while a line is incomplete. Bytes alone
+ * never extend it, so a client trickling one byte at a time goes away. */
+static int client_rearm(ControlClient *cl, bool request_done) {
         Manager *m = cl->control->manager;
-        return sd_event_source_set_time_relative(cl->idle, m->config->agent.client_timeout);
+        usec_t now;
+        int r;
+
+        r = sd_event_now(m->event, CLOCK_MONOTONIC, &now);
+        if (r < 0)
+                return r;
+        if (cl->in.len == 0)
+                cl->partial_since = 0;
+        else if (cl->partial_since == 0 || request_done)
+                cl->partial_since = now; /* what is left began after the last complete line */
+        if (cl->partial_since > 0) {
+                usec_t until = usec_add(cl->partial_since, request_deadline(m->config)), cur;
+                /* never later than the idle deadline already running */
+                if (sd_event_source_get_time(cl->idle, &cur) >= 0 && cur < until && !request_done)
+                        until = cur;
+                return sd_event_source_set_time(cl->idle, until);
+        }
+        if (!request_done)
+                return 0;
+        return sd_event_source_set_time(cl->idle, usec_add(now, m->config->agent.client_timeout));
 }
 
 static int on_client_io(sd_event_source *s, int fd, uint32_t revents, void *userdata) {
         ControlClient *cl = userdata;
+        Control *c = cl->control;
         char tmp[16384];
 
         if (revents & EPOLLIN) {
@@ -326,8 +360,15 @@ static int on_client_io(sd_event_source *s, int fd, uint32_t revents, void *user
                         client_free(cl);
                         return 0;
                 }
-                client_process(cl);
-                (void) client_reset_idle(cl);
+                {
+                        uint64_t before = c->requests;
+                        client_process(cl);
+                        if (client_rearm(cl, c->requests != before) < 0) {
+                                log_warning("Cannot rearm a control client's timer; disconnecting it");
+                                client_free(cl);
+                                return 0;
+                        }
+                }
         } else if (revents & (EPOLLHUP | EPOLLERR)) {
                 if (cl->out.len == 0) {
                         client_free(cl);
@@ -341,8 +382,14 @@ static int on_client_io(sd_event_source *s, int fd, uint32_t revents, void *user
 
 static int on_client_idle(sd_event_source *s, uint64_t usec, void *userdata) {
         ControlClient *cl = userdata;
-        log_debug("Control client (pid %d) idle too long; disconnecting", (int) cl->peer.pid);
-        client_reply_error(cl, "timeout", "idle timeout; closing the connection");
+        if (cl->partial_since > 0) {
+                log_notice("Control client (uid %u, pid %d) did not finish its request in time; disconnecting",
+                           (unsigned) cl->peer.uid, (int) cl->peer.pid);
+                client_reply_error(cl, "timeout", "request not completed in time; closing the connection");
+        } else {
+                log_debug("Control client (pid %d) idle too long; disconnecting", (int) cl->peer.pid);
+                client_reply_error(cl, "timeout", "idle timeout; closing the connection");
+        }
         (void) client_flush(cl); /* best effort: a stalled peer may not read it */
         client_free(cl);
         return 0;
@@ -372,6 +419,21 @@ static void reject_client(int fd, const char *code, const char *message) {
         close(fd);
 }
 
+/* May a non-admin peer of `uid` have one more connection? NULL if so, else
+ * the reason. Admins are only bound by max_clients. */
+static const char *control_admit(Control *c, Manager *m, uid_t uid) {
+        unsigned max = manager_max_clients(m), reserved = MIN(CONTROL_ADMIN_RESERVED, max / 2), mine = 0;
+
+        for (ControlClient *cl = c->clients; cl; cl = cl->next)
+                if (!cl->peer.admin && cl->peer.uid == uid)
+                        mine++;
+        if (mine >= m->config->agent.max_clients_per_user)
+                return "this user already has [agent] max_clients_per_user connections open; close one";
+        if (c->n_clients >= max - reserved)
+                return "the remaining connections are kept for root and [agent] admin_group; try again";
+        return NULL;
+}
+
 static int on_accept(sd_event_source *s, int lfd, uint32_t revents, void *userdata) {
         Control *c = userdata;
         Manager *m = c->manager;
@@ -395,15 +457,28 @@ static int on_accept(sd_event_source *s, int lfd, uint32_t revents, void *userda
                 }
                 if (getsockopt(fd, SOL_SOCKET, SO_PEERCRED, &cred, &sl) < 0)
                         continue;
-                cl = calloc(1, sizeof(ControlClient));
-                if (!cl)
-                        return log_oom();
+                {
+                        bool admin = cred.uid == 0 || cred.uid == geteuid() ||
+                                     (m->config->agent.admin_group.name &&
+                                      peer_in_group(fd, cred.gid, m->config->agent.admin_group.gid));
+                        const char *why = admin ? NULL : control_admit(c, m, cred.uid);
+                        if (why) {
+                                c->dropped++;
+                                log_debug("Refused a control connection from uid %u (pid %d): %s", (unsigned) cred.uid,
+                                          (int) cred.pid, why);
+                                reject_client(TAKE_FD(fd), "too_many_clients", why);
+                                continue;
+                        }
+                        cl = calloc(1, sizeof(ControlClient));
+                        if (!cl)
+                                return log_oom();
+                        cl->peer.admin = admin;
+                }
                 cl->control = c;
                 cl->fd = TAKE_FD(fd);
-                cl->peer = (ControlPeer) { .pid = cred.pid, .uid = cred.uid, .gid = cred.gid };
-                cl->peer.admin = cred.uid == 0 || cred.uid == geteuid() ||
-                                 (m->config->agent.admin_group.name &&
-                                  peer_in_group(cl->fd, cred.gid, m->config->agent.admin_group.gid));
+                cl->peer.pid = cred.pid;
+                cl->peer.uid = cred.uid;
+                cl->peer.gid = cred.gid;
                 cl->next = c->clients;
                 if (c->clients)
                         c->clients->prev = cl;

@@ -114,3 +114,127 @@ def test_fd_limit_raised_and_max_clients_sized_to_it(agents):
         for c in held:
             c.close()
     wait_until(lambda: a.call("version")["ok"], 10, what="service after the limit test")
+
+
+# A helper run as another user: opens N connections to the control socket,
+# reports per connection "held" or the refusal code, then holds them until
+# its stdin closes.
+HOLDER = r"""
+import json, socket, sys
+path, n = sys.argv[1], int(sys.argv[2])
+held, out = [], []
+for _ in range(n):
+    s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    s.settimeout(10)
+    s.connect(path)
+    try:
+        s.sendall(b'{"command":"version"}\n')
+    except OSError:
+        pass  # refused: the agent already replied and closed
+    buf = b""
+    while b"\n" not in buf:
+        try:
+            chunk = s.recv(4096)
+        except OSError:
+            break
+        if not chunk:
+            break
+        buf += chunk
+    r = json.loads(buf.split(b"\n")[0]) if buf else {}
+    if r.get("ok"):
+        held.append(s)
+        out.append("held")
+    else:
+        out.append(r.get("error", {}).get("code", "closed"))
+        s.close()
+print(json.dumps(out), flush=True)
+sys.stdin.read()
+"""
+
+
+def hold_as(user, path, n):
+    """Start a holder as `user` (with nogroup, the socket's group); returns
+    (process, list of outcomes)."""
+    import json
+    import subprocess
+    p = subprocess.Popen(["setpriv", f"--reuid={user}", "--regid=nogroup", "--clear-groups",
+                          "/usr/bin/python3", "-c", HOLDER, path, str(n)],
+                         stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
+    line = p.stdout.readline()
+    assert line, f"holder as {user} failed"
+    return p, json.loads(line)
+
+
+def test_one_member_cannot_lock_out_the_others_or_root(agents):
+    import shutil
+    import tempfile
+    if os.getuid() != 0:
+        import pytest
+        pytest.skip("needs root to act as other users")
+    sockdir = tempfile.mkdtemp(prefix="agv-lim-")
+    holders = []
+    try:
+        os.chmod(sockdir, 0o755)
+        path = os.path.join(sockdir, "agent.sock")
+        a = agents({"agent": {"socket": path, "socket_group": "nogroup", "max_clients": 12,
+                              "max_clients_per_user": 4}})
+        a.socket = path
+        a.start()
+        # one member tries to take every connection: it gets its 4
+        p, got = hold_as("nobody", path, 10)
+        holders.append(p)
+        assert got.count("held") == 4 and got.count("too_many_clients") == 6, got
+        # another member still gets in, up to the room kept for admins
+        p, got = hold_as("daemon", path, 4)
+        holders.append(p)
+        assert got == ["held"] * 4, got
+        # 8 non-admin connections of 12: the last 4 are kept for root/admin_group
+        p, got = hold_as("bin", path, 2)
+        holders.append(p)
+        assert got == ["too_many_clients"] * 2, got
+        held = [a.client() for _ in range(3)]
+        for c in held:
+            assert c.call("status")["ok"]
+        assert a.cli("status", "--socket", path).returncode in (0, 1, 2)
+        for c in held:
+            c.close()
+    finally:
+        for p in holders:
+            p.stdin.close()
+            p.wait(10)
+        shutil.rmtree(sockdir, ignore_errors=True)
+
+
+def test_trickling_client_is_cut_off_by_the_request_deadline(agents):
+    import time
+    a = agents({"agent": {"client_timeout": "2s"}}).start()
+    s = connect(a.socket)
+    s.settimeout(0.25)
+    start = time.monotonic()
+    closed_after = None
+    reply = b""
+    # one byte every 0.25 s of a line that never ends: each byte used to
+    # reset the idle timer, so this held the connection forever
+    while time.monotonic() - start < 12 * SLOW:
+        try:
+            s.send(b"x")
+        except (BrokenPipeError, ConnectionResetError):
+            closed_after = time.monotonic() - start
+            break
+        try:
+            data = s.recv(4096)
+            reply += data
+            if not data:
+                closed_after = time.monotonic() - start
+                break
+        except socket.timeout:
+            pass
+    s.close()
+    assert closed_after is not None, "a trickling client was never disconnected"
+    assert b'"timeout"' in reply or reply == b"", reply
+    # an active client that completes its requests is kept past client_timeout
+    c = a.client()
+    for _ in range(12):
+        assert c.call("version")["ok"]
+        time.sleep(0.25)
+    c.close()
