@@ -200,6 +200,13 @@ static const char *base_name(const char *path) {
         return s ? s + 1 : path;
 }
 
+static char *parent_of(const char *path) {
+        const char *s = strrchr(path, '/');
+        if (!s)
+                return strdup(".");
+        return strndup(path, s == path ? 1 : (size_t) (s - path));
+}
+
 /* The xattrs that grant access beyond the mode bits. POSIX ACLs are judged
  * entry by entry; an NFSv4 or SMB ACL cannot be judged here at all. */
 static const char *const acl_xattrs[] = {
@@ -303,7 +310,7 @@ static Health check_acls(int fd, const char *path, const char *fn, const PkiPoli
 
 int pki_file_load(PkiRole role, const char *path, const PkiPolicy *want, bool enforce, PkiFile *ret,
                   Findings *f) {
-        _cleanup_close_ int fd = -1;
+        _cleanup_close_ int fd = -1, dfd = -1;
         struct stat st;
         bool is_dir = role == ROLE_DIRECTORY;
         const char *fn = is_dir ? path : base_name(path);
@@ -316,7 +323,36 @@ int pki_file_load(PkiRole role, const char *path, const PkiPolicy *want, bool en
         if (!ret->path)
                 return -ENOMEM;
 
-        fd = open(path, (is_dir ? O_RDONLY | O_DIRECTORY : O_RDONLY | O_NONBLOCK | O_NOCTTY) | O_NOFOLLOW | O_CLOEXEC);
+        /* a file is opened relative to its directory, itself opened
+         * O_NOFOLLOW: a directory that is (or becomes) a symlink is never
+         * followed to somebody else's files */
+        if (!is_dir) {
+                _cleanup_free_ char *parent = parent_of(path);
+                if (!parent)
+                        return -ENOMEM;
+                dfd = open(parent, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+                if (dfd < 0 && errno != ENOENT) {
+                        struct stat pst;
+                        r = -errno;
+                        /* O_DIRECTORY|O_NOFOLLOW says ENOTDIR for a symlink */
+                        if ((r == -ENOTDIR || r == -ELOOP) && lstat(parent, &pst) == 0 && S_ISLNK(pst.st_mode))
+                                r = -ELOOP;
+                        ret->found = true;
+                        ret->perm = PERM_UNSAFE;
+                        findings_add(f, HEALTH_CRITICAL, kind, "file_unreadable", path,
+                                     r == -ELOOP || r == -ENOTDIR
+                                             ? "Make the directory a real directory (not a symlink), or set [pki] dir to its real path"
+                                             : "Check that the agent (root) can open the directory",
+                                     "%s is not read: its directory %s %s", fn, parent,
+                                     r == -ELOOP ? "is a symlink (never followed)"
+                                     : r == -ENOTDIR ? "is not a directory" : strerror(-r));
+                        return 0;
+                }
+                fd = dfd < 0 ? -1 : openat(dfd, fn, O_RDONLY | O_NONBLOCK | O_NOCTTY | O_NOFOLLOW | O_CLOEXEC);
+                if (dfd < 0)
+                        errno = ENOENT;
+        } else
+                fd = open(path, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
         if (fd < 0) {
                 r = -errno;
                 if (r == -ENOENT) {
@@ -334,15 +370,17 @@ int pki_file_load(PkiRole role, const char *path, const PkiPolicy *want, bool en
                 if (r == -ELOOP || r == -ENOTDIR) {
                         struct stat lst;
                         char target[256] = "";
-                        if (lstat(path, &lst) == 0 && S_ISLNK(lst.st_mode)) {
-                                ssize_t n = readlink(path, target, sizeof(target) - 1);
+                        int at = is_dir ? AT_FDCWD : dfd;
+                        const char *name = is_dir ? path : fn;
+                        if (fstatat(at, name, &lst, AT_SYMLINK_NOFOLLOW) == 0 && S_ISLNK(lst.st_mode)) {
+                                ssize_t n = readlinkat(at, name, target, sizeof(target) - 1);
                                 target[n > 0 ? n : 0] = 0;
                                 findings_add(f, HEALTH_CRITICAL, kind, is_dir ? "dir_symlink" : "file_symlink", path,
                                              "Replace the symlink with the real file (never a link): it is not followed or changed",
                                              "%s is a symlink to %s", fn, target[0] ? target : "?");
                                 return 0;
                         }
-                        if (is_dir && lstat(path, &lst) == 0) {
+                        if (is_dir && fstatat(AT_FDCWD, path, &lst, AT_SYMLINK_NOFOLLOW) == 0) {
                                 findings_add(f, HEALTH_CRITICAL, kind, "dir_not_directory", path,
                                              "Remove it and create the directory (install -d -m 755 <dir>)",
                                              "%s is %s, not a directory", fn, file_type(lst.st_mode));

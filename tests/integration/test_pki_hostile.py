@@ -170,3 +170,31 @@ def test_acl_removed_under_enforce(agents):
     assert st["permissions"]["repaired"] >= 2
     wait_until(lambda: "Removed the ACL of " + key in a.log(), what="journal line")
     assert "Removed the ACL of " + a.pki_dir + " (default: user:" in a.log()
+
+
+# ---- defect 9: a symlinked directory, hard links, many files ------------------
+
+def test_symlinked_directory_is_not_followed(agents, tmp_path):
+    """[pki] dir is a symlink (to a directory someone else controls): its
+    pair is neither activated nor chmod-ed; the finding says what to do."""
+    from agvtest import deploy_pair
+    real = tmp_path / "elsewhere"
+    real.mkdir()
+    deploy_pair(str(real), *default_pair(), ca=default_pair.pki)
+    key = real / "client.key"
+    os.chmod(key, 0o644)
+    link = tmp_path / "pki-link"
+    link.symlink_to(real)
+    a = agents({"pki": {"dir": str(link)}}).start()
+    st = a.status()
+    assert st["state"] == "critical"
+    c = st["certificate"]
+    assert c["state"] == "invalid" and c["serial"] is None and c["generation"] == 0
+    codes = {f["code"]: f for f in c["findings"]}
+    assert "dir_symlink" in codes, codes
+    assert "is a symlink (never followed)" in codes["file_unreadable"]["message"]
+    assert stat.S_IMODE(os.stat(key).st_mode) == 0o644  # never chmod-ed through the link
+    # the admin replaces the link with the real directory: picked up
+    link.unlink()
+    os.rename(real, link)
+    wait_until(lambda: cert_section(a)["state"] == "ok", what="real directory activated")
