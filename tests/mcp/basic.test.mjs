@@ -26,21 +26,51 @@ describe("SDK client over agv-agent mcp", () => {
                 await c.ping();
         });
 
-        it("maps progress tokens back to the client", async () => {
+        it("maps progress tokens back to the SDK client while the call runs", async () => {
+                // The SDK settles a response at once but dispatches
+                // notifications a microtask later, so progress that shares a
+                // read with the result is dropped by the client. Observe it
+                // while the call is far from done (no result can race it),
+                // then cancel.
                 const c = await agent.client();
                 const seen = [];
-                const r = await c.callTool({ name: "count", arguments: { n: 5, stepMs: 5 } }, undefined, {
+                const ac = new AbortController();
+                const call = c.callTool({ name: "count", arguments: { n: 100000, stepMs: 20 } }, undefined, {
                         onprogress: (p) => seen.push(p.progress),
+                        signal: ac.signal,
                 });
-                assert.equal(textOf(r), "counted to 5");
-                // The SDK dispatches notifications on a later microtask but
-                // settles a response at once, so when the last progress and
-                // the result arrive in one read the client drops that last
-                // progress (it does so over plain stdio too). Every progress
-                // before it must have come back, in order, under the client's
-                // own token.
-                assert.ok(seen.length >= 4, `progress seen: ${JSON.stringify(seen)}`);
-                assert.deepEqual(seen, [1, 2, 3, 4, 5].slice(0, seen.length));
+                await waitFor(() => seen.length >= 3, "three progress notifications");
+                ac.abort("seen enough");
+                await assert.rejects(call);
+                assert.deepEqual(seen.slice(0, 3), [1, 2, 3]);
+                assert.deepEqual(seen, seen.map((_, i) => i + 1), `in order: ${JSON.stringify(seen)}`);
+        });
+
+        it("delivers every progress notification, in order, under the client's own token, before the result", async () => {
+                // A line-level client through `agv-agent mcp`: nothing can be
+                // dropped on the client side, so all five must arrive.
+                const lines = [
+                        { jsonrpc: "2.0", id: 1, method: "initialize", params: { protocolVersion: "2025-06-18", capabilities: {}, clientInfo: { name: "raw", version: "1" } } },
+                        { jsonrpc: "2.0", method: "notifications/initialized" },
+                        { jsonrpc: "2.0", id: "call", method: "tools/call", params: { name: "count", arguments: { n: 5, stepMs: 5 }, _meta: { progressToken: "tok-α" } } },
+                ].map((m) => JSON.stringify(m));
+                const out = await new Promise((resolve, reject) => {
+                        const p = spawn(AGENT, ["mcp", "--socket", agent.mcpSocket]);
+                        let buf = "";
+                        p.stdout.on("data", (d) => (buf += d));
+                        p.on("exit", () => resolve(buf));
+                        p.on("error", reject);
+                        // half-close: the agent answers what is in flight, then closes
+                        p.stdin.end(lines.join("\n") + "\n");
+                });
+                const msgs = out.trim().split("\n").map((l) => JSON.parse(l));
+                assert.equal(msgs[0].id, 1);
+                const progress = msgs.filter((m) => m.method === "notifications/progress");
+                assert.deepEqual(progress.map((m) => m.params.progress), [1, 2, 3, 4, 5]);
+                for (const m of progress) assert.equal(m.params.progressToken, "tok-α");
+                const last = msgs[msgs.length - 1];
+                assert.equal(last.id, "call");
+                assert.equal(last.result.content[0].text, "counted to 5");
         });
 
         it("forwards cancellation and keeps serving", async () => {

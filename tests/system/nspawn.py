@@ -39,6 +39,70 @@ class CommandFailed(AssertionError):
     pass
 
 
+DPKG = "/var/lib/dpkg"
+# Package states only a dpkg run in progress (or interrupted) leaves behind.
+_DPKG_TRANSIENT = ("half-installed", "unpacked", "half-configured", "triggers-awaited", "triggers-pending")
+
+
+def _dpkg_busy_reason(src=DPKG):
+    """Why the host's dpkg database is not a consistent snapshot right now,
+    or None. Read-only: never takes dpkg's locks (that would make a host
+    apt-get fail), it only looks at them in /proc/locks."""
+    inodes = set()
+    for name in ("lock", "lock-frontend"):
+        try:
+            inodes.add(os.stat(os.path.join(src, name)).st_ino)
+        except FileNotFoundError:
+            pass
+    with open("/proc/locks") as f:
+        for line in f:
+            # "1: POSIX  ADVISORY  WRITE 1234 08:01:5678 0 EOF"
+            parts = line.split()
+            dev_ino = next((p for p in parts if p.count(":") == 2), None)
+            if dev_ino and int(dev_ino.rsplit(":", 1)[1]) in inodes:
+                return "a dpkg/apt run holds the dpkg lock"
+    return None
+
+
+def _dpkg_snapshot_problem(copy):
+    """Why a copied dpkg database is not consistent, or None."""
+    pending = [e for e in os.listdir(os.path.join(copy, "updates")) if not e.startswith(".")]
+    if pending:
+        return "dpkg journal entries in updates/ (a run in progress or interrupted)"
+    with open(os.path.join(copy, "status"), encoding="utf-8", errors="replace") as f:
+        for line in f:
+            if line.startswith("Status:") and line.split()[-1] in _DPKG_TRANSIENT:
+                return "a package is %s" % line.split()[-1]
+    return None
+
+
+def snapshot_dpkg(dest, timeout=900, src=DPKG):
+    """Copy the host's dpkg database to `dest`, but only a consistent one: a
+    copy taken while the host runs apt-get is torn (half-configured packages,
+    journal entries, a status file rewritten mid-copy) and apt inside the
+    container then refuses to install. Waits for the host to be idle instead
+    of copying whatever is there; never blocks the host's dpkg."""
+    deadline = time.monotonic() + timeout
+    why = None
+    while True:
+        why = _dpkg_busy_reason(src)
+        if why is None:
+            before = os.stat(os.path.join(src, "status"))
+            shutil.rmtree(dest, ignore_errors=True)
+            subprocess.run(["cp", "-a", src, dest], check=True)
+            after = os.stat(os.path.join(src, "status"))
+            if (before.st_ino, before.st_mtime_ns, before.st_size) != (after.st_ino, after.st_mtime_ns, after.st_size):
+                why = "the status file changed while it was copied"
+            else:
+                why = _dpkg_busy_reason(src) or _dpkg_snapshot_problem(dest)
+            if why is None:
+                return
+        if time.monotonic() > deadline:
+            raise RuntimeError("the host's dpkg database stayed inconsistent for %ds (%s); "
+                               "finish or repair the host's apt/dpkg run (dpkg --configure -a)" % (timeout, why))
+        time.sleep(1)
+
+
 def _raise_on_sigterm():
     """ctest's timeout and CI cancellation send SIGTERM; make it unwind the
     stack like Ctrl-C so every finalizer (container teardown) runs."""
@@ -89,7 +153,7 @@ class Container:
         os.chmod(os.path.join(r, "var/tmp"), 0o1777)
         os.chmod(os.path.join(r, "root"), 0o700)
         # The package database, so dpkg/apt inside know what /usr holds.
-        subprocess.run(["cp", "-a", "/var/lib/dpkg", os.path.join(r, "var/lib/dpkg")], check=True)
+        snapshot_dpkg(os.path.join(r, "var/lib/dpkg"))
 
     # ---- lifecycle ----------------------------------------------------
     def boot(self, timeout=120):
