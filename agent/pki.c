@@ -342,6 +342,19 @@ static void pki_assess_now(Pki *p, const char *why) {
         } else
                 arm(p, &p->boundary_timer, CLOCK_REALTIME, 0, NULL);
 
+        if (p->watch) {
+                /* a hard link's other name may be removed anywhere: watch the
+                 * inode, so the finding clears when it is */
+                _cleanup_strv_free_ char **linked = NULL;
+                for (size_t i = 0; i < p->pair.findings.n + p->pair.candidate_findings.n; i++) {
+                        const Finding *f = i < p->pair.findings.n ? &p->pair.findings.items[i]
+                                                                  : &p->pair.candidate_findings.items[i - p->pair.findings.n];
+                        if (streq(f->code, "file_hardlink") && f->file && !strv_contains(linked, f->file))
+                                (void) strv_extend(&linked, f->file);
+                }
+                (void) pki_watch_set_files(p->watch, linked);
+        }
+
         if (u.findings_changed || u.activated || u.ca_changed) {
                 manager_emit(p->m, p, EVENT_CERT_STATE, NULL);
                 manager_state_changed(p->m);

@@ -33,7 +33,17 @@ struct PkiWatch {
         void *userdata;
         unsigned missing;
         uint64_t events;
+        char **files;        /* watched by inode too (hard-linked files) */
 };
+
+#define FILE_MASK (IN_ATTRIB | IN_DONT_FOLLOW)
+
+static void watch_files_add(PkiWatch *w) {
+        STRV_FOREACH(f, w->files)
+                if (!inotifytools_watch_file(*f, FILE_MASK))
+                        log_debug("Cannot watch %s (%s); the rescan will notice its links", *f,
+                                  strerror(inotifytools_error()));
+}
 
 /* libinotifytools keeps its fd to itself: list the inotify fds we have, so
  * the one that appears across inotifytools_initialize() is the library's. */
@@ -116,6 +126,7 @@ static int watch_setup(PkiWatch *w) {
                         log_debug("Cannot watch %s either (%s); the rescan timer will retry", parent,
                                   strerror(inotifytools_error()));
         }
+        watch_files_add(w);
         r = sd_event_add_io(w->event, &w->io, w->fd, EPOLLIN, on_io, w);
         if (r < 0) {
                 watch_teardown(w);
@@ -256,6 +267,7 @@ PkiWatch *pki_watch_free(PkiWatch *w) {
         sd_event_source_disable_unref(w->settle);
         sd_event_unref(w->event);
         strv_free(w->dirs);
+        strv_free(w->files);
         free(w);
         return NULL;
 }
@@ -263,6 +275,24 @@ PkiWatch *pki_watch_free(PkiWatch *w) {
 int pki_watch_set_rescan(PkiWatch *w, usec_t interval) {
         w->interval = interval;
         return sd_event_source_set_time_relative(w->timer, interval);
+}
+
+int pki_watch_set_files(PkiWatch *w, char *const *files) {
+        char **copy = NULL;
+
+        if (strv_length(w->files) == 0 && strv_length((char **) files) == 0)
+                return 0;
+        if (strv_length((char **) files) > 0 && !(copy = strv_copy(files)))
+                return -ENOMEM;
+        if (w->initialized)
+                STRV_FOREACH(f, w->files)
+                        (void) inotifytools_remove_watch_by_filename(*f);
+        strv_free(w->files);
+        w->files = copy;
+        /* re-added every time: the name may point at a new inode now */
+        if (w->initialized)
+                watch_files_add(w);
+        return 0;
 }
 
 unsigned pki_watch_missing(const PkiWatch *w) {

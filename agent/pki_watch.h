@@ -30,3 +30,7 @@ int pki_watch_set_rescan(PkiWatch *w, usec_t interval);
 /* Directories currently missing (watched through their parent or retried). */
 unsigned pki_watch_missing(const PkiWatch *w);
 uint64_t pki_watch_events(const PkiWatch *w);
+/* Also watch these files' inodes for IN_ATTRIB (link count changes): a hard
+ * link removed in another directory says nothing to the directory watch.
+ * Replaces the previous list; an empty list removes them all. */
+int pki_watch_set_files(PkiWatch *w, char *const *files);

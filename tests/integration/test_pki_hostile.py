@@ -198,3 +198,38 @@ def test_symlinked_directory_is_not_followed(agents, tmp_path):
     link.unlink()
     os.rename(real, link)
     wait_until(lambda: cert_section(a)["state"] == "ok", what="real directory activated")
+
+
+def quiet(agent, for_s=0.6):
+    """Wait until no assessment ran for for_s seconds (the 250 ms follow-up
+    pass after a burst included)."""
+    import time
+    last, since = None, time.monotonic()
+    while True:
+        n = agent.status()["certificate"]["assessments"]
+        if n != last:
+            last, since = n, time.monotonic()
+        elif time.monotonic() - since >= for_s:
+            return
+        time.sleep(0.05)
+
+
+def all_codes(st):
+    c = st["certificate"]
+    return [f["code"] for f in c["findings"]] + [f["code"] for f in (c["candidate"] or {}).get("findings", [])]
+
+
+def test_hard_link_finding_clears_when_link_removed(agents, tmp_path):
+    """A second name for the key in another directory is critical; removing
+    it clears the finding at once, not at the next periodic rescan."""
+    a = agents({"pki": {"rescan_interval": "1h"}}).start()
+    key = os.path.join(a.pki_dir, "client.key")
+    other = tmp_path / "stolen.key"
+    os.link(key, other)
+    os.chmod(key, 0o440)  # an IN_ATTRIB in the directory: the link is seen
+    wait_until(lambda: "file_hardlink" in all_codes(a.status()), what="hard link reported")
+    assert a.status()["state"] == "critical"
+    quiet(a)  # the burst's follow-up pass is over: only a watch can tell now
+    other.unlink()  # nothing happens in the watched directory itself
+    wait_until(lambda: a.status()["state"] == "ok", what="finding cleared")
+    assert "file_hardlink" not in all_codes(a.status())
