@@ -22,6 +22,7 @@
 #include "mcp_router.h"
 #include "mcp_server.h"
 #include "message-ids.h"
+#include "signer_check.h"
 #include "metrics.h"
 #include "procgroup.h"
 #include "strv.h"
@@ -99,6 +100,7 @@ struct Child {
 
         json_object *served_tools; /* tools of the child that served last (list_changed) */
         uint64_t audit[_CHILD_AUDIT_MAX];
+        Findings preflight; /* the signer's side of the guide, at start and reload */
 
         unsigned tool_failures;
         unsigned restarts;
@@ -697,7 +699,7 @@ static int on_lost(sd_event_source *s, void *userdata) {
         return 0;
 }
 
-static int resolve_executable(const char *name, char *const *env, char **ret) {
+int child_resolve_executable(const char *name, char *const *env, char **ret) {
         if (strchr(name, '/')) {
                 if (access(name, X_OK) < 0)
                         return -errno;
@@ -725,7 +727,7 @@ static int resolve_executable(const char *name, char *const *env, char **ret) {
         return -ENOENT;
 }
 
-static char **build_env(const ChildSection *ch) {
+char **child_build_env(const ChildSection *ch) {
         _cleanup_strv_free_ char **env = NULL;
         bool has_path = false;
         STRV_FOREACH(e, ch->environment)
@@ -873,10 +875,10 @@ static int proc_spawn(Child *c, ProcRole role, Proc **ret) {
         gid_t gid = ch->group.name ? ch->group.gid : ch->user.name ? ch->user.gid : getgid();
         _cleanup_free_ char *why = NULL;
 
-        env = build_env(ch);
+        env = child_build_env(ch);
         if (!env)
                 return log_oom();
-        r = resolve_executable(ch->command[0], env, &exe);
+        r = child_resolve_executable(ch->command[0], env, &exe);
         if (r < 0) {
                 if (asprintf(&why, "[child] command %s: %s", ch->command[0],
                              r == -ENOENT ? "not found in PATH" : strerror(-r)) >= 0)
@@ -1593,6 +1595,7 @@ static void *child_free(void *mod) {
         free(c->last_error);
         free(c->replace_reason);
         json_object_put(c->served_tools);
+        findings_done(&c->preflight);
         free(c);
         return NULL;
 }
@@ -1623,10 +1626,24 @@ static void open_server(Child *c) {
         }
 }
 
+/* Local files only (config, helper header, modes): quick enough for the
+ * loop, like a PKI pass; `node --version` is left to 'agv-agent check'. */
+static void run_preflight(Child *c) {
+        Findings f = {};
+        signer_preflight(c->m->config, false, &f);
+        for (size_t i = 0; i < f.n; i++)
+                if (!findings_has(&c->preflight, f.items[i].code))
+                        log_struct(f.items[i].severity == HEALTH_CRITICAL ? LOG_ERR : LOG_WARNING, NULL, NULL,
+                                   "Signer preflight: %s; fix: %s", f.items[i].message, f.items[i].fix);
+        findings_done(&c->preflight);
+        c->preflight = f;
+}
+
 static int child_start(void *mod) {
         Child *c = mod;
         if (!child_configured(c->m->config))
                 return 0;
+        run_preflight(c);
         open_server(c);
         feed(c, CHILD_EV_START);
         return 0;
@@ -1656,6 +1673,7 @@ static void child_reconfigure(void *mod, const Config *old, const Config *new) {
                 }
                 return;
         }
+        run_preflight(c);
         if (!c->server || !streq(old->child.mcp_socket, new->child.mcp_socket) ||
             old->agent.socket_group.gid != new->agent.socket_group.gid ||
             old->agent.max_clients != new->agent.max_clients)
@@ -1813,6 +1831,10 @@ static void child_status(void *mod, StatusBuilder *sb) {
         if (ch->health_tool && c->health_known && !c->health_ok)
                 status_add_reason(sb, HEALTH_WARNING, "child_health_failed", "the signer's %s tool failed: %s",
                                   ch->health_tool, strna(c->health_message));
+        for (size_t i = 0; i < c->preflight.n; i++) {
+                const Finding *f = &c->preflight.items[i];
+                status_add_reason(sb, f->severity, f->code, "%s; %s", f->message, f->fix);
+        }
         if (c->server_error)
                 status_add_reason(sb, HEALTH_CRITICAL, "mcp_socket_failed", "MCP clients cannot connect: %s",
                                   c->server_error);

@@ -1,6 +1,7 @@
 /* SPDX-License-Identifier: MIT */
 #pragma once
 
+#include "config.h"
 #include "module.h"
 
 /* The signer child supervisor and MCP doorway ([child]): spawns the MCP
@@ -26,3 +27,10 @@ typedef enum ChildAudit {
  * Caller frees *message and *fields; *audit may be NULL. */
 int child_parse_stderr_line(const char *line, size_t len, int *priority, char **message, char ***fields,
                             ChildAudit *audit);
+
+/* The child's clean environment (PATH, HOME/USER/LOGNAME of [child] user,
+ * then [child] environment); NULL on OOM. */
+char **child_build_env(const ChildSection *ch);
+/* `name` as execve() will find it: a path, or searched in env's PATH
+ * (default PATH if none); -ENOENT, -EACCES... */
+int child_resolve_executable(const char *name, char *const *env, char **ret);

@@ -7,6 +7,7 @@
 #include "log.h"
 #include "pki.h"
 #include "pki_renew.h"
+#include "signer_check.h"
 #include "strv.h"
 #include "verbs.h"
 
@@ -109,7 +110,9 @@ int verb_check(int argc, char **argv) {
                 case 'h':
                         printf("agv-agent check [--config PATH] [--dir DIR] [--json]\n\n"
                                "Assess the certificate, key, CA bundle and permissions the way the daemon\n"
-                               "does, without a daemon and without changing anything. Prints each finding\n"
+                               "does, and the signer's side of the deployment guide ([child] command, Node,\n"
+                               "its AWS config and credential helper, key access of the [child] user),\n"
+                               "without a daemon and without changing anything. Prints each finding\n"
                                "with its fix. Exit 0 ok, 1 warning, 2 critical.\n"
                                "  --config PATH   configuration (default " DEFAULT_CONFIG_PATH " if present)\n"
                                "  --dir DIR       check DIR instead of [pki] dir\n"
@@ -147,6 +150,9 @@ int verb_check(int argc, char **argv) {
                 fprintf(stderr, "agv-agent check: %s\n", strerror(-r));
                 return 2;
         }
+
+        /* the signer's side of the guide: its AWS config, helper, Node, key access */
+        signer_preflight(cfg, true, &pass.a.findings);
 
         /* a request in progress (root-only: unknown to other users) and an
          * install that died half-way (completed by the next install-cert) */
