@@ -42,7 +42,7 @@ typedef struct Pki {
 
 /* ---- one pass ----------------------------------------------------------- */
 
-static PkiPolicy policy_for(const PkiSection *c, PkiRole role) {
+PkiPolicy pki_policy_for(const PkiSection *c, PkiRole role) {
         switch (role) {
         /* owner root by default: the key's group is the app group, every
          * other file belongs to the owner's own group (root:root) */
@@ -78,7 +78,7 @@ int pki_pass_run(const PkiSection *cfg, bool enforce, uint64_t now, PkiPass *ret
         *ret = (PkiPass) {};
         for (size_t i = 0; i < ELEMENTSOF(order); i++) {
                 PkiRole role = order[i];
-                PkiPolicy pol = policy_for(cfg, role);
+                PkiPolicy pol = pki_policy_for(cfg, role);
                 ret->files[role].role = role;
                 if (!paths[role])
                         continue;

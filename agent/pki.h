@@ -18,6 +18,8 @@ typedef struct PkiPass {
         PkiAssessment a;
 } PkiPass;
 
+/* Mode and owner a file of this role must have ([pki] owner, group, *_mode). */
+PkiPolicy pki_policy_for(const PkiSection *c, PkiRole role);
 int pki_pass_run(const PkiSection *cfg, bool enforce, uint64_t now, PkiPass *ret);
 void pki_pass_done(PkiPass *p);
 

@@ -86,7 +86,6 @@ int verb_check(int argc, char **argv) {
         bool json = false;
         _cleanup_(config_freep) Config *cfg = NULL;
         _cleanup_(pki_pass_done) PkiPass pass = {};
-        ConfigErrors errors = {};
         _cleanup_(pending_request_done) PendingRequest pending = {};
         bool have_pending;
         Health worst;
@@ -126,15 +125,8 @@ int verb_check(int argc, char **argv) {
         if (dir && dir[0] != '/')
                 return usage_error("check", "--dir needs an absolute path, not '%s'", dir);
 
-        r = config_load(config_path ?: DEFAULT_CONFIG_PATH, NULL, !config_path, &cfg, &errors);
-        if (r < 0) {
-                STRV_FOREACH(e, errors.lines)
-                        fprintf(stderr, "%s\n", *e);
-                if (!errors.lines)
-                        fprintf(stderr, "agv-agent check: cannot load the configuration: %s\n", strerror(-r));
-                config_errors_done(&errors);
+        if (verb_load_config("check", config_path, false, &cfg) < 0)
                 return 2;
-        }
         if (dir) {
                 _cleanup_free_ char *old = cfg->pki.dir;
                 cfg->pki.dir = strdup(dir);

@@ -370,27 +370,19 @@ static int recover(Renew *r) {
 /* ---- common setup --------------------------------------------------------------------- */
 
 static int renew_open(Renew *r, const char *config_path, bool create_dir) {
-        ConfigErrors errors = {};
         int k;
 
-        k = config_load(config_path ?: DEFAULT_CONFIG_PATH, NULL, !config_path, &r->cfg, &errors);
         /* root (or the configured owner of the PKI files, for unprivileged
          * demos); said first, as a user who may not even read the config */
+        k = verb_load_config(r->verb, config_path, geteuid() != 0, &r->cfg);
         if (geteuid() != 0 && (k < 0 || geteuid() != r->cfg->pki.owner.uid)) {
-                config_errors_done(&errors);
                 fprintf(stderr, "agv-agent %s: permission denied: only root may create or install the private key "
                         "in %s (it is root-only); run it with sudo\n", r->verb,
                         r->cfg ? r->cfg->pki.dir : "the PKI directory");
                 return -EPERM;
         }
-        if (k < 0) {
-                STRV_FOREACH(e, errors.lines)
-                        fprintf(stderr, "%s\n", *e);
-                if (!errors.lines)
-                        fprintf(stderr, "agv-agent %s: cannot load the configuration: %s\n", r->verb, strerror(-k));
-                config_errors_done(&errors);
+        if (k < 0)
                 return k;
-        }
         if (create_dir && mkdir(r->cfg->pki.dir, r->cfg->pki.dir_mode) == 0 &&
             chown(r->cfg->pki.dir, r->cfg->pki.owner.uid, r->cfg->pki.owner.gid) < 0)
                 return log_error_errno(errno, "Cannot set the owner of %s", r->cfg->pki.dir);
@@ -760,7 +752,7 @@ int verb_request(int argc, char **argv) {
 static int assess_pair(Renew *r, const char *cert_path, const Secret *cert, const char *key_path,
                        const Secret *key, PkiAssessment *a) {
         PkiFile ca_file = {};
-        PkiPolicy pol = { .mode = r->cfg->pki.ca_mode, .uid = r->cfg->pki.owner.uid, .gid = r->cfg->pki.owner.gid };
+        PkiPolicy pol = pki_policy_for(&r->cfg->pki, ROLE_CA_BUNDLE);
         PkiBlob cb = { cert_path, cert->data, cert->len }, kb = { key_path, key->data, key->len }, ab = {};
         int k = 0;
 
@@ -855,7 +847,7 @@ static int install_pair(Renew *r, int pfd, const char *source, const Pair *new) 
         _cleanup_(install_journal_done) InstallJournal j = {};
         _cleanup_free_ char *text = NULL, *st_cert = staged_name(c->certificate), *st_key = staged_name(c->private_key);
         _cleanup_close_ int cdfd = open_parent(c->certificate), kdfd = open_parent(c->private_key);
-        gid_t key_gid = c->group.name ? c->group.gid : c->owner.gid;
+        PkiPolicy kp = pki_policy_for(c, ROLE_PRIVATE_KEY), cp = pki_policy_for(c, ROLE_CERTIFICATE);
         int k;
 
         if (cdfd < 0 || kdfd < 0)
@@ -871,9 +863,9 @@ static int install_pair(Renew *r, int pfd, const char *source, const Pair *new) 
                 return k;
         crash_point("previous");
 
-        k = write_at(kdfd, st_key, new->key.data, new->key.len, c->key_mode, c->owner.uid, key_gid);
+        k = write_at(kdfd, st_key, new->key.data, new->key.len, kp.mode, kp.uid, kp.gid);
         if (k >= 0)
-                k = write_at(cdfd, st_cert, new->cert.data, new->cert.len, c->cert_mode, c->owner.uid, c->owner.gid);
+                k = write_at(cdfd, st_cert, new->cert.data, new->cert.len, cp.mode, cp.uid, cp.gid);
         if (k < 0) {
                 remove_staged(c->certificate);
                 remove_staged(c->private_key);

@@ -3,6 +3,22 @@
 
 #include <stdarg.h>
 
+#include "config.h"
+#include "strv.h"
+
+int verb_load_config(const char *verb, const char *path, bool quiet, Config **ret) {
+        ConfigErrors errors = {};
+        int r = config_load(path ?: DEFAULT_CONFIG_PATH, NULL, !path, ret, &errors);
+        if (r < 0 && !quiet) {
+                STRV_FOREACH(e, errors.lines)
+                        fprintf(stderr, "%s\n", *e);
+                if (!errors.lines)
+                        fprintf(stderr, "agv-agent %s: cannot load the configuration: %s\n", verb, strerror(-r));
+        }
+        config_errors_done(&errors);
+        return r;
+}
+
 int usage_error(const char *verb, const char *fmt, ...) {
         va_list ap;
 

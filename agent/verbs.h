@@ -12,6 +12,12 @@
 #define EXIT_USAGE 64
 int usage_error(const char *verb, const char *fmt, ...) _printf_(2, 3);
 
+/* Load the configuration for an offline verb: path NULL means the default
+ * file, which may be missing (defaults). Unless quiet, every problem is
+ * printed as file:line: message. Negative errno on failure. */
+struct Config;
+int verb_load_config(const char *verb, const char *path, bool quiet, struct Config **ret);
+
 int verb_check(int argc, char **argv); /* pki_check.c: offline certificate check */
 int verb_mcp(int argc, char **argv);   /* mcp_bridge.c: stdio to MCP socket bridge */
 int verb_request(int argc, char **argv);      /* pki_renew.c: key + CSR made on this machine */
