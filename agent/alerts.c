@@ -311,10 +311,24 @@ static void on_webhook_done(HttpRequest *r, int error, long status, const char *
                 delivery_finished(a, d, CHANNEL_WEBHOOK, NULL);
 }
 
+/* The secret and the header lines that carry it are wiped before free,
+ * on every path out. */
+static void secret_freep(char **s) {
+        if (*s)
+                explicit_bzero(*s, strlen(*s));
+        free(*s);
+}
+
+static void headers_erase_freep(char ***l) {
+        STRV_FOREACH(h, *l)
+                explicit_bzero(*h, strlen(*h));
+        strv_free(*l);
+}
+
 static int start_webhook(Alerts *a, AlertDelivery *d) {
         _cleanup_free_ char *body = alert_webhook_body(&d->alert, cfg(a)->webhook_slack_text);
-        _cleanup_strv_free_ char **headers = strv_copy(cfg(a)->webhook_headers);
-        _cleanup_free_ char *secret = NULL;
+        _cleanup_(headers_erase_freep) char **headers = strv_copy(cfg(a)->webhook_headers);
+        _cleanup_(secret_freep) char *secret = NULL;
         int r;
 
         if (!body || (cfg(a)->webhook_headers && !headers))
@@ -333,13 +347,9 @@ static int start_webhook(Alerts *a, AlertDelivery *d) {
                 if (strv_extendf(&headers, "Authorization: Bearer %s", secret) < 0 ||
                     (sig && strv_extendf(&headers, "X-Agv-Signature-256: sha256=%s", sig) < 0))
                         return -ENOMEM;
-                explicit_bzero(secret, strlen(secret));
         }
         r = http_post(a->http, cfg(a)->webhook_url, headers, body, cfg(a)->delivery_timeout, on_webhook_done, a,
                       &a->webhook_req);
-        /* the header copies held the secret */
-        STRV_FOREACH(h, headers)
-                explicit_bzero(*h, strlen(*h));
         if (r < 0)
                 return r;
         d->in_flight = true;

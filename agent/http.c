@@ -45,6 +45,15 @@ static void curl_global_unref(void) {
                 sym_curl_global_cleanup();
 }
 
+/* Header lines may carry a secret (Authorization: Bearer ...): clear
+ * libcurl's copies before handing them back to the allocator. */
+static void headers_clear_free(struct curl_slist *l) {
+        for (struct curl_slist *i = l; i; i = i->next)
+                if (i->data)
+                        explicit_bzero(i->data, strlen(i->data));
+        sym_curl_slist_free_all(l);
+}
+
 static void request_unlink_free(HttpRequest *r) {
         HttpClient *c = r->client;
 
@@ -52,7 +61,8 @@ static void request_unlink_free(HttpRequest *r) {
                 (void) sym_curl_multi_remove_handle(c->multi, r->easy);
                 sym_curl_easy_cleanup(r->easy);
         }
-        sym_curl_slist_free_all(r->headers);
+        headers_clear_free(r->headers);
+        r->headers = NULL;
         if (r->prev)
                 r->prev->next = r->next;
         else
