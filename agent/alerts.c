@@ -13,6 +13,7 @@
 #include "alert_store.h"
 #include "certinfo.h"
 #include "http.h"
+#include "event-util.h"
 #include "log.h"
 #include "manager.h"
 #include "message-ids.h"
@@ -452,8 +453,7 @@ static void process_queue(Alerts *a) {
                 (void) sd_event_source_set_enabled(a->retry_timer, SD_EVENT_OFF);
                 return;
         }
-        (void) sd_event_source_set_time(a->retry_timer, next);
-        (void) sd_event_source_set_enabled(a->retry_timer, SD_EVENT_ONESHOT);
+        (void) event_timer_arm(a->retry_timer, next, SD_EVENT_ONESHOT, "alert retry");
 }
 
 /* ---- Alertmanager ------------------------------------------------------ */
@@ -466,8 +466,7 @@ static bool am_has_firing(Alerts *a) {
 }
 
 static void am_schedule(Alerts *a, usec_t delay) {
-        (void) sd_event_source_set_time(a->am_timer, now_mono(a) + delay);
-        (void) sd_event_source_set_enabled(a->am_timer, SD_EVENT_ONESHOT);
+        (void) event_timer_arm(a->am_timer, usec_add(now_mono(a), delay), SD_EVENT_ONESHOT, "Alertmanager resend");
 }
 
 static void on_am_done(HttpRequest *r, int error, long status, const char *message, void *userdata) {
@@ -918,8 +917,7 @@ static int on_textfile_timer(sd_event_source *s, uint64_t usec, void *userdata) 
         Alerts *a = userdata;
         /* a heartbeat, so a stale file (node_textfile_mtime_seconds) reveals a dead agent */
         write_textfile(a);
-        (void) sd_event_source_set_time_relative(s, TEXTFILE_HEARTBEAT);
-        (void) sd_event_source_set_enabled(s, SD_EVENT_ONESHOT);
+        (void) event_timer_arm_relative(s, TEXTFILE_HEARTBEAT, SD_EVENT_ONESHOT, "metrics textfile");
         return 0;
 }
 

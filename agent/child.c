@@ -17,6 +17,7 @@
 #include "child_fsm.h"
 #include "certinfo.h"
 #include "fdlimit.h"
+#include "event-util.h"
 #include "log.h"
 #include "manager.h"
 #include "mcp_router.h"
@@ -581,8 +582,7 @@ static int on_stop_timer(sd_event_source *s, uint64_t usec, void *userdata) {
                 p->stop_stage = 3;
                 return 0;
         }
-        (void) sd_event_source_set_time_relative(s, cfg(p->owner)->stop_timeout);
-        (void) sd_event_source_set_enabled(s, SD_EVENT_ONESHOT);
+        (void) event_timer_arm_relative(s, cfg(p->owner)->stop_timeout, SD_EVENT_ONESHOT, "signer stop");
         return 0;
 }
 
@@ -1007,8 +1007,9 @@ static int proc_spawn(Child *c, ProcRole role, Proc **ret) {
         json_object_object_add(params, "clientInfo", info);
         (void) mcp_router_internal_request(c->router, p->id, "initialize", params, on_init_reply, c);
         json_object_put(params);
-        (void) sd_event_add_time_relative(e, &p->handshake_timer, CLOCK_MONOTONIC,
-                                          MAX(ch->ping_timeout, HANDSHAKE_TIMEOUT_MIN), 0, on_handshake_timeout, p);
+        if (sd_event_add_time_relative(e, &p->handshake_timer, CLOCK_MONOTONIC,
+                                       MAX(ch->ping_timeout, HANDSHAKE_TIMEOUT_MIN), 0, on_handshake_timeout, p) < 0)
+                log_warning("Cannot arm the signer handshake timer");
         *ret = p;
         return 0;
 
@@ -1248,8 +1249,7 @@ static int on_ping_timeout(sd_event_source *s, uint64_t usec, void *userdata) {
 
 static int on_ping_timer(sd_event_source *s, uint64_t usec, void *userdata) {
         Child *c = userdata;
-        (void) sd_event_source_set_time_relative(s, cfg(c)->ping_interval);
-        (void) sd_event_source_set_enabled(s, SD_EVENT_ON);
+        (void) event_timer_arm_relative(s, cfg(c)->ping_interval, SD_EVENT_ON, "signer ping");
         if (!c->current || !c->current->ready || c->ping_backend)
                 return 0;
         c->ping_sent = now_mono();
@@ -1258,8 +1258,9 @@ static int on_ping_timer(sd_event_source *s, uint64_t usec, void *userdata) {
                 c->ping_backend = 0;
                 return 0;
         }
-        (void) sd_event_add_time_relative(c->m->event, &c->ping_timeout_timer, CLOCK_MONOTONIC, cfg(c)->ping_timeout,
-                                          0, on_ping_timeout, c);
+        if (sd_event_add_time_relative(c->m->event, &c->ping_timeout_timer, CLOCK_MONOTONIC, cfg(c)->ping_timeout,
+                                       0, on_ping_timeout, c) < 0)
+                log_warning("Cannot arm the signer ping timeout timer");
         return 0;
 }
 
@@ -1298,8 +1299,7 @@ static void on_health_reply(McpRouter *r, void *userdata, unsigned backend, json
 
 static int on_health_timer(sd_event_source *s, uint64_t usec, void *userdata) {
         Child *c = userdata;
-        (void) sd_event_source_set_time_relative(s, cfg(c)->health_interval);
-        (void) sd_event_source_set_enabled(s, SD_EVENT_ON);
+        (void) event_timer_arm_relative(s, cfg(c)->health_interval, SD_EVENT_ON, "signer health check");
         if (!c->current || !c->current->ready || !cfg(c)->health_tool)
                 return 0;
         json_object *params = json_object_new_object();
@@ -1315,9 +1315,9 @@ static void update_timers(Child *c) {
         sd_event *e = c->m->event;
 
         if (serving && cfg(c)->ping_interval > 0) {
-                if (!c->ping_timer)
-                        (void) sd_event_add_time_relative(e, &c->ping_timer, CLOCK_MONOTONIC, cfg(c)->ping_interval, 0,
-                                                          on_ping_timer, c);
+                if (!c->ping_timer && sd_event_add_time_relative(e, &c->ping_timer, CLOCK_MONOTONIC,
+                                                                 cfg(c)->ping_interval, 0, on_ping_timer, c) < 0)
+                        log_warning("Cannot arm the signer ping timer");
                 if (c->ping_timer)
                         (void) sd_event_source_set_enabled(c->ping_timer, SD_EVENT_ON);
         } else {
@@ -1328,8 +1328,9 @@ static void update_timers(Child *c) {
         if (serving && cfg(c)->health_tool && cfg(c)->health_interval > 0) {
                 if (!c->health_timer) {
                         /* First check soon after start, then every interval. */
-                        (void) sd_event_add_time_relative(e, &c->health_timer, CLOCK_MONOTONIC, 0, 0, on_health_timer,
-                                                          c);
+                        if (sd_event_add_time_relative(e, &c->health_timer, CLOCK_MONOTONIC, 0, 0, on_health_timer,
+                                                       c) < 0)
+                                log_warning("Cannot arm the signer health check timer");
                 }
         } else
                 c->health_timer = sd_event_source_disable_unref(c->health_timer);
@@ -1377,8 +1378,9 @@ static void start_draining(Child *c, Proc *old) {
                 proc_stop(old);
                 return;
         }
-        (void) sd_event_add_time_relative(c->m->event, &old->drain_timer, CLOCK_MONOTONIC, cfg(c)->drain_timeout, 0,
-                                          on_drain_timeout, old);
+        if (sd_event_add_time_relative(c->m->event, &old->drain_timer, CLOCK_MONOTONIC, cfg(c)->drain_timeout, 0,
+                                       on_drain_timeout, old) < 0)
+                log_warning("Cannot arm the signer drain timer");
 }
 
 /* Performs actions; returns a follow-up event or _CHILD_EV_MAX. */
@@ -1478,8 +1480,9 @@ static ChildEvent perform(Child *c, unsigned a) {
                 char d[32];
                 c->backoff_timer = sd_event_source_disable_unref(c->backoff_timer);
                 log_info("Restarting the signer child in %s", format_duration(c->fsm.backoff_usec, d, sizeof d));
-                (void) sd_event_add_time_relative(c->m->event, &c->backoff_timer, CLOCK_MONOTONIC, c->fsm.backoff_usec,
-                                                  0, on_backoff, c);
+                if (sd_event_add_time_relative(c->m->event, &c->backoff_timer, CLOCK_MONOTONIC, c->fsm.backoff_usec,
+                                               0, on_backoff, c) < 0)
+                        log_warning("Cannot arm the signer restart backoff timer");
         }
         if (a & CHILD_ACT_EMIT_FAILED)
                 emit_failed(c);

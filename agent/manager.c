@@ -332,8 +332,9 @@ static int on_terminate(sd_event_source *s, const struct signalfd_siginfo *si, v
          * ladder is stop_timeout to SIGTERM and again to SIGKILL; allow
          * for all plus a margin before giving up. */
         budget = m->config->child.drain_timeout + 2 * m->config->child.stop_timeout + 5 * USEC_PER_SEC;
-        (void) sd_event_add_time_relative(m->event, &m->stop_timer, CLOCK_MONOTONIC, budget, 0,
-                                          on_stop_timeout, m);
+        if (sd_event_add_time_relative(m->event, &m->stop_timer, CLOCK_MONOTONIC, budget, 0,
+                                       on_stop_timeout, m) < 0)
+                log_warning("Cannot arm the stop deadline timer");
         return 0;
 }
 

@@ -3,6 +3,7 @@
 
 #include <time.h>
 
+#include "event-util.h"
 #include "log.h"
 #include "manager.h"
 #include "message-ids.h"
@@ -121,8 +122,7 @@ static void arm(Pki *p, sd_event_source **s, clockid_t clock, uint64_t usec, con
                 return;
         }
         if (*s) {
-                (void) sd_event_source_set_time(*s, usec);
-                (void) sd_event_source_set_enabled(*s, SD_EVENT_ONESHOT);
+                (void) event_timer_arm(*s, usec, SD_EVENT_ONESHOT, "certificate");
                 return;
         }
         if (sd_event_add_time(p->m->event, s, clock, usec, 0, on_timer, p) >= 0)

@@ -8,6 +8,7 @@
 
 #include <inotifytools/inotifytools.h>
 
+#include "event-util.h"
 #include "log.h"
 #include "pki_renew.h"
 #include "strv.h"
@@ -146,8 +147,7 @@ static void arm_settle(PkiWatch *w) {
         if (sd_event_now(w->event, CLOCK_MONOTONIC, &now) < 0)
                 return;
         if (w->settle) {
-                (void) sd_event_source_set_time(w->settle, now + SETTLE_USEC);
-                (void) sd_event_source_set_enabled(w->settle, SD_EVENT_ONESHOT);
+                (void) event_timer_arm(w->settle, now + SETTLE_USEC, SD_EVENT_ONESHOT, "PKI settle");
         } else if (sd_event_add_time(w->event, &w->settle, CLOCK_MONOTONIC, now + SETTLE_USEC, 10 * USEC_PER_MSEC,
                                      on_settle, w) >= 0)
                 (void) sd_event_source_set_description(w->settle, "pki-settle");
@@ -223,8 +223,7 @@ static int on_timer(sd_event_source *s, uint64_t usec, void *userdata) {
                 (void) watch_setup(w);
                 reason = WATCH_REBUILT;
         }
-        (void) sd_event_source_set_time_relative(s, w->interval);
-        (void) sd_event_source_set_enabled(s, SD_EVENT_ON);
+        (void) event_timer_arm_relative(s, w->interval, SD_EVENT_ON, "PKI rescan");
         w->handler(w->userdata, reason);
         return 0;
 }
