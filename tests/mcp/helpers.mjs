@@ -84,7 +84,7 @@ export class Agent {
                 writeFileSync(this.configPath, text);
         }
 
-        async start({ waitState = "running" } = {}) {
+        async start({ waitState = "running", timeoutMs } = {}) {
                 this.proc = spawn(AGENT, ["run", "--config", this.configPath], {
                         stdio: ["ignore", "pipe", "pipe"],
                         env: { ...process.env, JOURNAL_STREAM: "", NOTIFY_SOCKET: "" },
@@ -94,7 +94,7 @@ export class Agent {
                 this.proc.stdout.on("data", collect);
                 this.proc.stderr.on("data", collect);
                 await waitFor(() => existsSync(this.socket), "control socket");
-                if (waitState) await this.waitChild((c) => c.state === waitState, `child ${waitState}`);
+                if (waitState) await this.waitChild((c) => c.state === waitState, `child ${waitState}`, timeoutMs);
                 return this;
         }
 
@@ -133,10 +133,10 @@ export class Agent {
         }
 
         // Replace the child and wait until the replacement serves.
-        async replace() {
+        async replace(timeoutMs) {
                 const before = (await this.child()).replacements;
                 await this.control("restart-child");
-                return this.waitChild((c) => c.replacements > before && c.state === "running", "replacement");
+                return this.waitChild((c) => c.replacements > before && c.state === "running", "replacement", timeoutMs);
         }
 
         async client(name = "test-client") {
