@@ -47,6 +47,8 @@ dated() { # name startdate enddate
 }
 dated expired 20200101000000Z 20210101000000Z
 dated future 20900101000000Z 20950101000000Z
+# UTCTime 69 is 1969: expired before the epoch (issue 11, defect 4)
+dated pre1970 600101000000Z 691231235959Z
 
 o x509 -in ec.pem -outform DER -out ec.der
 o pkey -in ec.key -outform DER -out ec.key.der
@@ -77,6 +79,17 @@ seed mismatch ec.pem rsa.key ca-ec.pem
 seed wrong-ca ec.pem ec.key ca-rsa.pem
 seed expired expired.pem expired.key ca-ec.pem
 seed future future.pem future.key ca-ec.pem
+seed pre1970 pre1970.pem pre1970.key
+# a notAfter that is no time at all (month 13; the signature is broken too,
+# so no CA bundle): fuzz_pki_assess found it judged valid
+python3 - ec.der notafter-bad.der <<'PY'
+import sys
+d = bytearray(open(sys.argv[1], "rb").read())
+i = d.find(b"\x17\x0d", d.find(b"\x17\x0d") + 1)  # the second UTCTime: notAfter
+d[i + 4:i + 6] = b"13"
+open(sys.argv[2], "wb").write(d)
+PY
+seed notafter-not-a-time notafter-bad.der ec.key.der
 seed ca-key-in-dir ec.pem ca-ec.key ca-ec.pem
 cat ec.pem ca-ec.pem > chain.pem
 seed chain chain.pem ec.key ca-ec.pem
