@@ -3,7 +3,10 @@
  * main file, optionally followed by drop-ins, each introduced by a line
  * "#@@dropin" (written to agent.conf.d/NN.conf in a private temp dir).
  * Invariants: a config is returned exactly when there are no errors, and
- * every error names one of the files (and is one line). */
+ * every error names one of the files (and is one line); an accepted config
+ * has no unsafe mode (set-id/sticky bits, writable certificate, CA bundle or
+ * directory, a key or socket open to everyone) and no user or group that is
+ * no id ((uid_t) -1, 65535), as docs/agent.conf.md promises. */
 #include <ftw.h>
 #include <sys/stat.h>
 #include <unistd.h>
@@ -38,6 +41,31 @@ int LLVMFuzzerInitialize(int *argc, char ***argv) {
         return 0;
 }
 
+static void check_id(const char *name, unsigned id) {
+        if (name)
+                FUZZ_CHECK(id != (unsigned) -1 && id != 65535);
+}
+
+static void check_accepted(const Config *c) {
+        const mode_t modes[] = { c->pki.key_mode, c->pki.cert_mode, c->pki.ca_mode, c->pki.dir_mode,
+                                 c->agent.socket_mode };
+        for (size_t i = 0; i < ELEMENTSOF(modes); i++)
+                FUZZ_CHECK((modes[i] & 07000) == 0);
+        FUZZ_CHECK((c->pki.cert_mode & 0022) == 0);
+        FUZZ_CHECK((c->pki.ca_mode & 0022) == 0);
+        FUZZ_CHECK((c->pki.dir_mode & 0022) == 0);
+        FUZZ_CHECK((c->pki.key_mode & 0007) == 0);
+        FUZZ_CHECK((c->agent.socket_mode & 0002) == 0);
+        check_id(c->child.user.name, c->child.user.uid);
+        check_id(c->child.user.name, c->child.user.gid);
+        check_id(c->child.group.name, c->child.group.gid);
+        check_id(c->alerts.command_user.name, c->alerts.command_user.uid);
+        check_id(c->pki.owner.name, c->pki.owner.uid);
+        check_id(c->pki.group.name, c->pki.group.gid);
+        check_id(c->agent.socket_group.name, c->agent.socket_group.gid);
+        check_id(c->agent.admin_group.name, c->agent.admin_group.gid);
+}
+
 static void write_file(const char *path, const uint8_t *d, size_t n) {
         FILE *f = fopen(path, "we");
         if (!f)
@@ -70,6 +98,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
                 FUZZ_CHECK(c);
                 FUZZ_CHECK(!errors.lines || !errors.lines[0]);
                 FUZZ_CHECK(c->path && streq(c->path, main_path));
+                check_accepted(c);
                 config_free(c);
         } else {
                 FUZZ_CHECK(!c);
