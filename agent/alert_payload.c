@@ -157,7 +157,10 @@ int alert_from_json(json_object *o, Alert *ret) {
                 return -EBADMSG;
         a.severity = (Health) h;
         if (json_object_object_get_ex(o, "not_after_unix", &v)) {
-                if (!json_object_is_type(v, json_type_int))
+                /* up to 9999-12-31 (the last ASN.1 time): a larger value
+                 * would wrap in microseconds and change on every save */
+                if (!json_object_is_type(v, json_type_int) || json_object_get_int64(v) < 0 ||
+                    json_object_get_int64(v) > INT64_C(253402300799))
                         return -EBADMSG;
                 a.not_after = (uint64_t) json_object_get_int64(v) * USEC_PER_SEC;
                 if (json_object_object_get_ex(o, "days_left", &v) && json_object_is_type(v, json_type_int))

@@ -98,6 +98,11 @@ static void test_json_round_trip(void **state) {
         assert_int_equal(alert_from_json(bad3, &b), -EBADMSG);
         _cleanup_json_ json_object *bad4 = json_tokener_parse("{\"key\":\"k\",\"alertname\":\"n\",\"status\":\"firing\",\"severity\":\"info\",\"subject\":5}");
         assert_int_equal(alert_from_json(bad4, &b), -EBADMSG);
+        /* a notAfter that would wrap in microseconds (found by fuzz_alert_store) */
+        _cleanup_json_ json_object *bad5 = json_tokener_parse("{\"key\":\"k\",\"alertname\":\"n\",\"status\":\"firing\",\"severity\":\"info\",\"not_after_unix\":18446744073708}");
+        assert_int_equal(alert_from_json(bad5, &b), -EBADMSG);
+        _cleanup_json_ json_object *bad6 = json_tokener_parse("{\"key\":\"k\",\"alertname\":\"n\",\"status\":\"firing\",\"severity\":\"info\",\"not_after_unix\":-1}");
+        assert_int_equal(alert_from_json(bad6, &b), -EBADMSG);
 }
 
 static void test_alertmanager_body(void **state) {
