@@ -10,6 +10,8 @@
 
 #include "fuzz.h"
 
+#include "log.h"
+
 #include "alert_store.h"
 
 static char dir[256], path[300], corrupt[320];
@@ -23,6 +25,7 @@ static void cleanup(void) {
 }
 
 int LLVMFuzzerInitialize(int *argc, char ***argv) {
+        log_set_max_level(LOG_ERR); /* a warning per input would drown the findings */
         const char *t = getenv("TMPDIR");
         snprintf(dir, sizeof dir, "%s/agv-fuzz-alerts.XXXXXX", t && *t ? t : "/tmp");
         if (!mkdtemp(dir))

@@ -13,6 +13,8 @@
 
 #include "fuzz.h"
 
+#include "log.h"
+
 #include "config.h"
 
 #define DROPIN_SEP "\n#@@dropin\n"
@@ -29,6 +31,7 @@ static void cleanup(void) {
 }
 
 int LLVMFuzzerInitialize(int *argc, char ***argv) {
+        log_set_max_level(LOG_ERR); /* a warning per input would drown the findings */
         const char *t = getenv("TMPDIR");
         snprintf(dir, sizeof dir, "%s/agv-fuzz-config.XXXXXX", t && *t ? t : "/tmp");
         if (!mkdtemp(dir))
