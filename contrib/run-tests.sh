@@ -19,6 +19,7 @@ contrib/npm-deps.sh
 status=0
 for b in $BUILDS; do
         only=
+        target=
         case "$b" in
         normal)
                 dir=build
@@ -33,6 +34,7 @@ for b in $BUILDS; do
                 dir=build-fuzz
                 opts="-DCMAKE_C_COMPILER=clang -DCMAKE_BUILD_TYPE=Debug -DAGV_FUZZ=ON -DAGV_FUZZ_SECONDS=${AGV_FUZZ_SECONDS:-20}"
                 only="-L fuzz"
+                target="--target fuzz"
                 ;;
         *)
                 echo "run-tests: unknown build '$b' (normal, sanitize, fuzz)" >&2
@@ -41,7 +43,8 @@ for b in $BUILDS; do
         esac
         echo "==== $b build ($dir) ===="
         cmake -S . -B "$dir" $opts
-        cmake --build "$dir" -j "$JOBS"
+        # shellcheck disable=SC2086
+        cmake --build "$dir" -j "$JOBS" $target
         # shellcheck disable=SC2086
         if ! ctest --test-dir "$dir" --output-on-failure -j "$JOBS" --timeout 900 ${only:-}; then
                 status=1
