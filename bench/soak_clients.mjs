@@ -103,5 +103,5 @@ async function runClient(i) {
 
 const results = await Promise.allSettled(Array.from({ length: stats.clients }, (_, i) => runClient(i)));
 for (const r of results) if (r.status === "rejected") fail("-", r.reason?.message ?? r.reason);
-process.stdout.write(JSON.stringify(stats) + "\n");
-process.exit(0);
+// stdout is a pipe: exit only once the (large) line is flushed
+process.stdout.write(JSON.stringify(stats) + "\n", () => process.exit(0));
