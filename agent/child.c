@@ -1685,7 +1685,10 @@ static void child_reconfigure(void *mod, const Config *old, const Config *new) {
         /* Interval changes take effect at once; a health probe right now
          * would ask the child that is about to be replaced (the new one
          * gets its own first probe when it serves). */
-        c->ping_timer = sd_event_source_disable_unref(c->ping_timer);
+        /* Only when they changed: a storm of SIGHUPs must neither start a
+         * probe each nor keep postponing the next ping. */
+        if (old->child.ping_interval != new->child.ping_interval)
+                c->ping_timer = sd_event_source_disable_unref(c->ping_timer);
         bool replacing = c->fsm.state == CHILD_FAILED || spawn_config_changed(&old->child, &new->child);
         if (!replacing && (!streq(strempty(old->child.health_tool), strempty(new->child.health_tool)) ||
                            old->child.health_interval != new->child.health_interval))
