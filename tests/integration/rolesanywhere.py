@@ -70,7 +70,7 @@ ERROR_SUFFIX = ":http://internal.amazon.com/coral/com.amazonaws.rolesanywhere/"
 # mode -> what the endpoint answers (after a fully verified request, except
 # "garbage"/"500"/"slow" which model transport or server faults and so
 # answer whatever came in).
-MODES = ("ok", "trust_anchor_disabled", "profile_disabled", "untrusted", "access_denied",
+MODES = ("ok", "trust_anchor_disabled", "profile_disabled", "untrusted", "insufficient", "access_denied",
          "throttle", "500", "slow", "garbage", "empty", "no_credentials_field")
 
 
@@ -548,6 +548,10 @@ class StandIn:
             mode = self.script.pop(0) if self.script else self.mode
         rec = {"time": time.time(), "target": req.target, "headers": req.headers, "body": req.body,
                "mode": mode, "verdict": None, "status": None, "serial": None}
+        try:  # who tried, also when the request is then rejected
+            rec["serial"] = _decode_cert(req.values("X-Amz-X509")[0], "X-Amz-X509").serial_number
+        except (IndexError, Rejected):
+            pass
         try:
             status, hdrs, payload = self._handle(req, mode, now, rec)
         except Rejected as e:
@@ -574,7 +578,6 @@ class StandIn:
         if len(host) != 1 or host[0] not in [f"{n}:{self.port}" for n in names] + (names if self.port == 443 else []):
             raise Rejected(400, "ValidationException", f"Host header {host} is not this endpoint")
         facts = verify(req, self.anchors, self.region, now=now)
-        rec["serial"] = facts["serial"]
         q = facts["query"]
         for k in ("trustAnchorArn", "profileArn", "roleArn"):
             if not q.get(k):
@@ -614,6 +617,8 @@ class StandIn:
             raise Rejected(403, "AccessDeniedException", "Profile is disabled")
         if mode == "untrusted":
             raise Rejected(403, "AccessDeniedException", "Untrusted signing certificate")
+        if mode == "insufficient":
+            raise Rejected(403, "AccessDeniedException", "Untrusted certificate. Insufficient certificate")
         if q["roleArn"] not in self.role_arns:
             raise Rejected(403, "AccessDeniedException", f"Unable to assume role for {q['roleArn']}")
         if mode == "access_denied":

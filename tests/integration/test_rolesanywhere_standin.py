@@ -276,6 +276,7 @@ def test_duration_capped_by_certificate_lifetime(ep):
     ("trust_anchor_disabled", 403, "AccessDeniedException", "Trust anchor is disabled"),
     ("profile_disabled", 403, "AccessDeniedException", "Profile is disabled"),
     ("untrusted", 403, "AccessDeniedException", "Untrusted signing certificate"),
+    ("insufficient", 403, "AccessDeniedException", "Untrusted certificate. Insufficient certificate"),
     ("access_denied", 403, "AccessDeniedException", "Unable to assume role"),
     ("throttle", 429, "ThrottlingException", "Rate exceeded"),
     ("500", 500, "InternalServerException", "An internal error occurred."),
