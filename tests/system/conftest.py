@@ -1,10 +1,11 @@
-"""Fixtures of the system tests: the package built from the build tree, and
-ONE booted container per session with that package installed the way
-docs/deployment.md says (apt install ./agv-agent_*.deb), torn down at the
-end whatever happens."""
+"""Fixtures of the system tests: the Debian package of the tree (debian/,
+built by ctest package/build), and ONE booted container per session with
+that package installed the way docs/deployment.md says (apt install
+./agv-agent_*.deb), torn down at the end whatever happens."""
 
 import glob
 import os
+import re
 import subprocess
 import sys
 import tempfile
@@ -33,18 +34,38 @@ def require_root():
                     pytrace=False)
 
 
+DEB_DIR = os.environ.get("AGV_DEB_DIR") or os.path.join(BUILD_DIR, "deb")
+
+
 @pytest.fixture(scope="session")
-def deb(tmp_path_factory):
-    """The .deb of the build tree, made by CPack (which runs `cmake --install`
-    with prefix /usr into its staging directory)."""
+def deb():
+    """The Debian package of this tree: debian/ built by dpkg-buildpackage
+    (contrib/build-deb.sh, ctest package/build, the fixture agv_deb). In the
+    sanitizer build it carries the ASan binary (profile pkg.agv-agent.sanitize)."""
     require_root()
-    out = tmp_path_factory.mktemp("deb")
-    r = subprocess.run(["cpack", "-G", "DEB", "--config", os.path.join(BUILD_DIR, "CPackConfig.cmake"),
-                        "-B", str(out)], capture_output=True, text=True)
-    assert r.returncode == 0, "cpack failed:\n" + r.stdout[-3000:] + r.stderr[-3000:]
-    debs = glob.glob(os.path.join(str(out), "agv-agent_*.deb"))
-    assert len(debs) == 1, debs
+    arch = subprocess.run(["dpkg", "--print-architecture"], capture_output=True, text=True,
+                          check=True).stdout.strip()
+    debs = glob.glob(os.path.join(DEB_DIR, "agv-agent_*_%s.deb" % arch))
+    assert len(debs) == 1, "expected one package in %s (ctest -R package/build makes it): %s" % (DEB_DIR, debs)
     return debs[0]
+
+
+@pytest.fixture(scope="session")
+def upgrade_deb(deb, tmp_path_factory):
+    """The same package with a higher version (0.1.0 -> 0.1.0+systemtest1),
+    repacked with dpkg-deb, so installing it is a real dpkg upgrade: preinst
+    upgrade, conffile handling, postinst configure <old version>."""
+    d = tmp_path_factory.mktemp("upgrade")
+    tree = d / "tree"
+    subprocess.run(["dpkg-deb", "-R", deb, str(tree)], check=True)
+    ctl = (tree / "DEBIAN" / "control").read_text()
+    version = re.search(r"^Version: (.*)$", ctl, re.M).group(1)
+    (tree / "DEBIAN" / "control").write_text(
+        re.sub(r"^Version: .*$", "Version: %s+systemtest1" % version, ctl, flags=re.M))
+    out = d / ("agv-agent_%s+systemtest1.deb" % version)
+    subprocess.run(["dpkg-deb", "--root-owner-group", "-b", str(tree), str(out)], check=True,
+                   capture_output=True)
+    return str(out), version + "+systemtest1"
 
 
 @pytest.fixture(scope="session")
@@ -53,6 +74,10 @@ def container(deb):
     require_root()
     binds = [(DEMO_SIGNER, "/opt/agv-demo-signer")] if os.path.isdir(DEMO_SIGNER) else []
     with Container(workdir=tempfile.gettempdir(), binds_ro=binds) as c:
+        # A VM has no policy-rc.d; a Docker-built host's (exit 101) would be
+        # seen through the /usr overlay and make deb-systemd-invoke skip the
+        # package's stop and try-restart. Removed in the overlay only.
+        c.run(["rm", "-f", "/usr/sbin/policy-rc.d"])
         name = os.path.basename(deb)
         subprocess.run(["cp", deb, c.path("/root/" + name)], check=True)
         c.installed_deb = "/root/" + name

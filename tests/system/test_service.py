@@ -3,7 +3,8 @@ nspawn container), installed from its .deb as docs/deployment.md says.
 
 One container serves the whole file (session fixture `container`); the tests
 run in order as one deployment's life: install, deploy the PKI, enable,
-reload, renew under load, watchdog, socket activation, stop, upgrade, purge.
+reload, renew under load, watchdog, socket activation, stop, upgrade,
+remove, purge.
 Each test asserts what an operator would see with systemctl, journalctl and
 agv-agent status."""
 
@@ -366,18 +367,41 @@ def test_stop_is_graceful(container):
     assert cgroup_before
 
 
-def test_upgrade_keeps_local_config(container):
+def test_upgrade_keeps_local_config(container, upgrade_deb):
+    """A real dpkg upgrade (higher version): the edited conffile is kept, a
+    running agent is restarted onto the new binary and stays enabled."""
     c = container
+    path, version = upgrade_deb
     c.run(["systemctl", "start", UNIT], timeout=120 * SLOW)
     pid = show(c, "MainPID")["MainPID"]
     c.sh("sed -i 's/^#rescan_interval = 5m/rescan_interval = 2m/' /etc/agv-agent/agent.conf")
-    r = c.run(["apt-get", "install", "-y", "--reinstall", c.installed_deb],
+    subprocess.run(["cp", path, c.path("/root/upgrade.deb")], check=True)
+    r = c.run(["apt-get", "install", "-y", "--no-install-recommends", "/root/upgrade.deb"],
               env={"DEBIAN_FRONTEND": "noninteractive"}, timeout=180)
-    assert "rescan_interval = 2m" in c.run(["cat", "/etc/agv-agent/agent.conf"]).stdout, r.stdout
+    out = r.stdout + r.stderr
+    assert "Unpacking agv-agent (%s) over (" % version in out, out
+    assert c.run(["dpkg-query", "-W", "-f=${Version}", "agv-agent"]).stdout == version
+    assert "rescan_interval = 2m" in c.run(["cat", "/etc/agv-agent/agent.conf"]).stdout, out
     # A running service is restarted onto the new binary; still enabled.
     wait_for(lambda: show(c, "MainPID", "ActiveState") != {"MainPID": pid, "ActiveState": "active"}
              and show(c, "ActiveState")["ActiveState"] == "active", what="restart after upgrade")
     assert c.run(["systemctl", "is-enabled", UNIT]).stdout.strip() == "enabled"
+    rc, st, r = status(c)
+    assert st is not None, r.stdout + r.stderr
+
+
+def test_remove_stops_and_keeps_config(container):
+    """apt remove: the agent and the signer are stopped before their files
+    go, systemd forgets the units, the configuration stays (dpkg state rc)."""
+    c = container
+    assert show(c, "ActiveState")["ActiveState"] == "active"
+    c.run(["apt-get", "remove", "-y", "agv-agent"], env={"DEBIAN_FRONTEND": "noninteractive"}, timeout=180)
+    assert c.run(["pgrep", "-x", "agv-agent"], check=False).returncode == 1
+    assert c.run(["pgrep", "-u", "agentic-vault"], check=False).returncode == 1, "signer left running"
+    assert c.run(["systemctl", "show", UNIT, "-p", "LoadState", "--value"]).stdout.strip() == "not-found"
+    assert c.run(["dpkg-query", "-W", "-f=${db:Status-Abbrev}", "agv-agent"]).stdout.strip() == "rc"
+    assert "rescan_interval = 2m" in c.run(["cat", "/etc/agv-agent/agent.conf"]).stdout
+    assert c.run(["test", "-e", "/usr/bin/agv-agent"], check=False).returncode == 1
 
 
 def test_purge_removes_cleanly(container):
@@ -387,8 +411,14 @@ def test_purge_removes_cleanly(container):
     assert c.run(["pgrep", "-u", "agentic-vault"], check=False).returncode == 1
     r = c.run(["systemctl", "show", UNIT, "-p", "LoadState", "--value"]).stdout.strip()
     assert r == "not-found"
+    assert c.run(["dpkg-query", "-W", "agv-agent"], check=False).returncode != 0, "still known to dpkg"
+    # Configuration, state, runtime files and the enablement symlinks (made
+    # by `systemctl enable`, recorded by deb-systemd-helper) are gone.
     leftovers = c.run(["sh", "-c", "ls -d /etc/agv-agent /var/lib/agv-agent /run/agv-agent "
-                       "/usr/bin/agv-agent /etc/systemd/system/*/agv-agent* 2>/dev/null"], check=False).stdout
+                       "/usr/bin/agv-agent /etc/systemd/system/*/agv-agent* "
+                       "/var/lib/systemd/deb-systemd-helper-enabled/agv-agent* "
+                       "/var/lib/systemd/deb-systemd-helper-enabled/*/agv-agent* 2>/dev/null"],
+                      check=False).stdout
     assert leftovers.strip() == ""
     # The operator's certificate and key are not ours to delete.
     assert c.run(["test", "-f", PKI + "/client.key"], check=False).returncode == 0
