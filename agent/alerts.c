@@ -823,6 +823,10 @@ static const char *event_kind(AgentEventType t) {
                 return "permission_repaired";
         case EVENT_CHILD_FAILED:
                 return "child_failed";
+        case EVENT_CREDENTIALS_FAILED:
+                return "credentials_failed";
+        case EVENT_RENEWED_CERT_REJECTED:
+                return "renewed_certificate_rejected";
         default:
                 return "other";
         }
@@ -932,6 +936,8 @@ static void alerts_event(void *mod, AgentEventType type, const void *payload) {
         case EVENT_RENEWAL_INCOMPLETE:
         case EVENT_PERMISSION_REPAIRED:
         case EVENT_CHILD_FAILED:
+        case EVENT_CREDENTIALS_FAILED:
+        case EVENT_RENEWED_CERT_REJECTED:
                 on_alert_event(a, type, payload);
                 break;
         case EVENT_CHILD_RECOVERED:

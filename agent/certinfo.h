@@ -30,4 +30,6 @@ typedef struct CertActivation {
         const CertInfo *client;  /* the active client certificate, never NULL */
         const CertInfo *ca;      /* the CA certificate of the bundle, or NULL */
         const CertInfo *previous;/* the client certificate it replaced, or NULL */
+        struct x509_st *cert;    /* the active pair's parsed objects (OpenSSL X509 and */
+        struct evp_pkey_st *key; /* EVP_PKEY), borrowed: up-ref to keep; NULL if unknown */
 } CertActivation;

@@ -15,6 +15,7 @@
 #include <time.h>
 
 #include "child_fsm.h"
+#include "credentials.h"
 #include "certinfo.h"
 #include "fdlimit.h"
 #include "event-util.h"
@@ -727,7 +728,7 @@ int child_resolve_executable(const char *name, char *const *env, char **ret) {
         return -ENOENT;
 }
 
-char **child_build_env(const ChildSection *ch) {
+char **child_build_env(const ChildSection *ch, const char *aws_config) {
         _cleanup_strv_free_ char **env = NULL;
         bool has_path = false;
         STRV_FOREACH(e, ch->environment)
@@ -746,6 +747,12 @@ char **child_build_env(const ChildSection *ch) {
         STRV_FOREACH(e, ch->environment)
                 if (strv_extend(&env, *e) < 0)
                         return NULL;
+        /* [credentials]: the signer's SDK asks the agent (credential_process
+         * in a config of the agent's making), never a stray ~/.aws file */
+        if (aws_config && (strv_extendf(&env, "AWS_CONFIG_FILE=%s", aws_config) < 0 ||
+                           strv_extend(&env, "AWS_SDK_LOAD_CONFIG=1") < 0 ||
+                           strv_extend(&env, "AWS_SHARED_CREDENTIALS_FILE=/dev/null") < 0))
+                return NULL;
         return TAKE_PTR(env);
 }
 
@@ -875,7 +882,7 @@ static int proc_spawn(Child *c, ProcRole role, Proc **ret) {
         gid_t gid = ch->group.name ? ch->group.gid : ch->user.name ? ch->user.gid : getgid();
         _cleanup_free_ char *why = NULL;
 
-        env = child_build_env(ch);
+        env = child_build_env(ch, credentials_child_aws_config(c->m));
         if (!env)
                 return log_oom();
         r = child_resolve_executable(ch->command[0], env, &exe);

@@ -30,7 +30,9 @@ int child_parse_stderr_line(const char *line, size_t len, int *priority, char **
 
 /* The child's clean environment (PATH, HOME/USER/LOGNAME of [child] user,
  * then [child] environment); NULL on OOM. */
-char **child_build_env(const ChildSection *ch);
+/* aws_config: the AWS config the agent wrote for the signer ([credentials]),
+ * or NULL. */
+char **child_build_env(const ChildSection *ch, const char *aws_config);
 /* `name` as execve() will find it: a path, or searched in env's PATH
  * (default PATH if none); -ENOENT, -EACCES... */
 int child_resolve_executable(const char *name, char *const *env, char **ret);

@@ -82,6 +82,7 @@ static void client_free(ControlClient *cl) {
         sd_event_source_disable_unref(cl->idle);
         safe_close(cl->fd);
         buf_done(&cl->in);
+        free(cl->peer.groups);
         buf_done(&cl->out);
         free(cl);
 }
@@ -269,7 +270,23 @@ static void client_handle_line(ControlClient *cl, const char *line, size_t len) 
                                    "this command changes the agent: run it as root or as a member of [agent] admin_group");
                 return;
         }
-        r = cmd->handler(c->manager, userdata, req, &result, &code, &msg);
+        if (cmd->raw_handler) {
+                char *reply = NULL;
+                size_t l = 0;
+                c->manager->peer = &cl->peer;
+                r = cmd->raw_handler(c->manager, userdata, req, &reply, &l, &code, &msg);
+                c->manager->peer = NULL;
+                if (r >= 0) {
+                        buf_append(&cl->out, reply, l);
+                        explicit_bzero(reply, l);
+                        free(reply);
+                        return;
+                }
+        } else {
+                c->manager->peer = &cl->peer;
+                r = cmd->handler(c->manager, userdata, req, &result, &code, &msg);
+                c->manager->peer = NULL;
+        }
         if (r < 0) {
                 client_reply_error(cl, code ? code : "failed", msg ? msg : strerror(-r));
                 free(code);
@@ -395,20 +412,34 @@ static int on_client_idle(sd_event_source *s, uint64_t usec, void *userdata) {
         return 0;
 }
 
-static bool peer_in_group(int fd, gid_t primary, gid_t want) {
-        gid_t groups[256];
-        socklen_t len = sizeof(groups);
-
-        if (primary == want)
+bool control_peer_in_group(const ControlPeer *p, gid_t want) {
+        if (p->gid == want)
                 return true;
-        /* SO_PEERGROUPS: the peer's supplementary groups at connect time,
-         * straight from the kernel; no NSS lookup on the event loop. */
-        if (getsockopt(fd, SOL_SOCKET, SO_PEERGROUPS, groups, &len) < 0)
-                return false;
-        for (size_t i = 0; i < len / sizeof(gid_t); i++)
-                if (groups[i] == want)
+        for (size_t i = 0; i < p->n_groups; i++)
+                if (p->groups[i] == want)
                         return true;
         return false;
+}
+
+/* SO_PEERGROUPS: the peer's supplementary groups at connect time, straight
+ * from the kernel; no NSS lookup on the event loop. */
+static void peer_read_groups(int fd, ControlPeer *p) {
+        socklen_t len = 64 * sizeof(gid_t);
+        for (int tries = 0; tries < 3; tries++) {
+                gid_t *g = malloc(len);
+                socklen_t got = len;
+                if (!g)
+                        return;
+                if (getsockopt(fd, SOL_SOCKET, SO_PEERGROUPS, g, &got) == 0) {
+                        p->groups = g;
+                        p->n_groups = got / sizeof(gid_t);
+                        return;
+                }
+                free(g);
+                if (errno != ERANGE)
+                        return;
+                len = MAX(got, len * 4); /* the kernel says how much it needs */
+        }
 }
 
 static void reject_client(int fd, const char *code, const char *message) {
@@ -458,11 +489,14 @@ static int on_accept(sd_event_source *s, int lfd, uint32_t revents, void *userda
                 if (getsockopt(fd, SOL_SOCKET, SO_PEERCRED, &cred, &sl) < 0)
                         continue;
                 {
+                        ControlPeer peer = { .pid = cred.pid, .uid = cred.uid, .gid = cred.gid };
+                        peer_read_groups(fd, &peer);
                         bool admin = cred.uid == 0 || cred.uid == geteuid() ||
                                      (m->config->agent.admin_group.name &&
-                                      peer_in_group(fd, cred.gid, m->config->agent.admin_group.gid));
+                                      control_peer_in_group(&peer, m->config->agent.admin_group.gid));
                         const char *why = admin ? NULL : control_admit(c, m, cred.uid);
                         if (why) {
+                                free(peer.groups);
                                 c->dropped++;
                                 log_debug("Refused a control connection from uid %u (pid %d): %s", (unsigned) cred.uid,
                                           (int) cred.pid, why);
@@ -470,15 +504,15 @@ static int on_accept(sd_event_source *s, int lfd, uint32_t revents, void *userda
                                 continue;
                         }
                         cl = calloc(1, sizeof(ControlClient));
-                        if (!cl)
+                        if (!cl) {
+                                free(peer.groups);
                                 return log_oom();
+                        }
+                        cl->peer = peer;
                         cl->peer.admin = admin;
                 }
                 cl->control = c;
                 cl->fd = TAKE_FD(fd);
-                cl->peer.pid = cred.pid;
-                cl->peer.uid = cred.uid;
-                cl->peer.gid = cred.gid;
                 cl->next = c->clients;
                 if (c->clients)
                         c->clients->prev = cl;

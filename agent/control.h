@@ -27,4 +27,9 @@ typedef struct ControlPeer {
         uid_t uid;
         gid_t gid;
         bool admin;
+        gid_t *groups;   /* supplementary groups (SO_PEERGROUPS) */
+        size_t n_groups;
 } ControlPeer;
+
+/* The peer's primary or supplementary groups include gid. */
+bool control_peer_in_group(const ControlPeer *p, gid_t gid);

@@ -15,6 +15,10 @@ struct HttpRequest {
         char errbuf[CURL_ERROR_SIZE];
         http_done_t cb;
         void *userdata;
+        size_t response_max;
+        Buf response;
+        bool truncated;
+        char **resp_headers; /* "name: value" lines of the final response */
 };
 
 struct HttpClient {
@@ -63,6 +67,10 @@ static void request_unlink_free(HttpRequest *r) {
         }
         headers_clear_free(r->headers);
         r->headers = NULL;
+        if (r->response.data)
+                explicit_bzero(r->response.data, r->response.cap);
+        buf_done(&r->response);
+        strv_free(r->resp_headers);
         if (r->prev)
                 r->prev->next = r->next;
         else
@@ -269,8 +277,83 @@ static size_t discard_body(char *ptr, size_t size, size_t nmemb, void *userdata)
         return size * nmemb;
 }
 
+static size_t keep_body(char *ptr, size_t size, size_t nmemb, void *userdata) {
+        HttpRequest *r = userdata;
+        size_t n = size * nmemb, room;
+
+        if (!r->response.data) {
+                /* one allocation up front: growing would leave copies behind */
+                r->response.data = malloc(r->response_max + 1);
+                if (!r->response.data)
+                        return 0;
+                r->response.cap = r->response_max + 1;
+                r->response.data[0] = '\0';
+        }
+        room = r->response_max - r->response.len;
+        if (n > room)
+                r->truncated = true;
+        memcpy(r->response.data + r->response.len, ptr, MIN(n, room));
+        r->response.len += MIN(n, room);
+        r->response.data[r->response.len] = '\0';
+        return n;
+}
+
+static size_t keep_header(char *ptr, size_t size, size_t nmemb, void *userdata) {
+        HttpRequest *r = userdata;
+        size_t n = size * nmemb, l = n;
+
+        /* a new status line starts a new header block (100 Continue, redirects) */
+        if (n >= 5 && strneq(ptr, "HTTP/", 5)) {
+                r->resp_headers = strv_free(r->resp_headers);
+                return n;
+        }
+        while (l > 0 && (ptr[l - 1] == '\n' || ptr[l - 1] == '\r'))
+                l--;
+        if (l > 0 && l < 8192 && strv_length(r->resp_headers) < 128) {
+                char *h = strndup(ptr, l);
+                if (h)
+                        (void) strv_push(&r->resp_headers, h);
+        }
+        return n;
+}
+
+const char *http_request_body(HttpRequest *r, size_t *len, bool *truncated) {
+        if (len)
+                *len = r->response.len;
+        if (truncated)
+                *truncated = r->truncated;
+        return r->response.data ? r->response.data : "";
+}
+
+const char *http_request_header(HttpRequest *r, const char *name) {
+        size_t n = strlen(name);
+        const char *found = NULL;
+        STRV_FOREACH(h, r->resp_headers)
+                if (strncasecmp(*h, name, n) == 0 && (*h)[n] == ':') {
+                        found = *h + n + 1;
+                        while (*found == ' ' || *found == '\t')
+                                found++;
+                }
+        return found;
+}
+
+double http_request_total_time(HttpRequest *r) {
+        double t = 0;
+        if (r->easy)
+                (void) sym_curl_easy_getinfo(r->easy, CURLINFO_TOTAL_TIME, &t);
+        return t;
+}
+
 int http_post(HttpClient *c, const char *url, char *const *headers, const char *body, usec_t timeout,
               http_done_t cb, void *userdata, HttpRequest **ret) {
+        HttpPostOptions o = { .url = url, .headers = headers, .body = body, .timeout = timeout };
+        return http_post_ex(c, &o, cb, userdata, ret);
+}
+
+int http_post_ex(HttpClient *c, const HttpPostOptions *o, http_done_t cb, void *userdata, HttpRequest **ret) {
+        const char *url = o->url, *body = o->body;
+        char *const *headers = o->headers;
+        usec_t timeout = o->timeout;
         HttpRequest *r;
         struct curl_slist *l;
         long ms = timeout == 0 ? 10000 : (long) MAX(timeout / USEC_PER_MSEC, (usec_t) 1);
@@ -324,7 +407,16 @@ int http_post(HttpClient *c, const char *url, char *const *headers, const char *
         ok = ok && sym_curl_easy_setopt(r->easy, CURLOPT_HTTPHEADER, r->headers) == CURLE_OK;
         ok = ok && sym_curl_easy_setopt(r->easy, CURLOPT_USERAGENT, "agv-agent/" AGV_VERSION) == CURLE_OK;
         ok = ok && sym_curl_easy_setopt(r->easy, CURLOPT_ERRORBUFFER, r->errbuf) == CURLE_OK;
-        ok = ok && sym_curl_easy_setopt(r->easy, CURLOPT_WRITEFUNCTION, discard_body) == CURLE_OK;
+        if (o->response_max > 0) {
+                r->response_max = o->response_max;
+                ok = ok && sym_curl_easy_setopt(r->easy, CURLOPT_WRITEFUNCTION, keep_body) == CURLE_OK;
+                ok = ok && sym_curl_easy_setopt(r->easy, CURLOPT_WRITEDATA, r) == CURLE_OK;
+                ok = ok && sym_curl_easy_setopt(r->easy, CURLOPT_HEADERFUNCTION, keep_header) == CURLE_OK;
+                ok = ok && sym_curl_easy_setopt(r->easy, CURLOPT_HEADERDATA, r) == CURLE_OK;
+        } else
+                ok = ok && sym_curl_easy_setopt(r->easy, CURLOPT_WRITEFUNCTION, discard_body) == CURLE_OK;
+        if (o->ca_file)
+                ok = ok && sym_curl_easy_setopt(r->easy, CURLOPT_CAINFO, o->ca_file) == CURLE_OK;
         ok = ok && sym_curl_easy_setopt(r->easy, CURLOPT_PRIVATE, r) == CURLE_OK;
         if (!ok) {
                 request_unlink_free(r);

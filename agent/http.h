@@ -28,6 +28,25 @@ DEFINE_TRIVIAL_CLEANUP_FUNC(HttpClient *, http_client_free);
  * transfer. */
 int http_post(HttpClient *c, const char *url, char *const *headers, const char *body, usec_t timeout,
               http_done_t cb, void *userdata, HttpRequest **ret);
+/* The general form: a private CA file, the reply body and headers kept
+ * for the callback (body up to response_max bytes, zeroed when freed since
+ * it may carry a secret). */
+typedef struct HttpPostOptions {
+        const char *url;
+        char *const *headers;
+        const char *body;
+        usec_t timeout;
+        const char *ca_file;     /* NULL: the system store */
+        size_t response_max;     /* 0: discard the body */
+} HttpPostOptions;
+int http_post_ex(HttpClient *c, const HttpPostOptions *o, http_done_t cb, void *userdata, HttpRequest **ret);
+/* During the callback: the reply body (NUL-terminated, truncated at
+ * response_max; *truncated set) and a reply header's value (last one wins;
+ * NULL if absent). */
+const char *http_request_body(HttpRequest *r, size_t *len, bool *truncated);
+const char *http_request_header(HttpRequest *r, const char *name);
+/* Seconds the transfer took (curl's total time), during the callback. */
+double http_request_total_time(HttpRequest *r);
 void http_request_cancel(HttpRequest *r);
 size_t http_client_pending(const HttpClient *c);
 

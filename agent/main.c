@@ -4,6 +4,7 @@
 
 #include "client.h"
 #include "config.h"
+#include "credentials.h"
 #include "log.h"
 #include "manager.h"
 #include "pki_renew.h"
@@ -308,6 +309,7 @@ static const Verb verbs[] = {
         { "request", verb_request, "make a key and CSR on this machine for a renewal" },
         { "install-cert", verb_install_cert, "validate and install the signed certificate (or --rollback)" },
         { "mcp", verb_mcp, "bridge stdio to the agent's MCP socket (for MCP client configs)" },
+        { "credential-process", verb_credential_process, "print AWS credentials for the SDKs' credential_process" },
 };
 
 static void help(void) {

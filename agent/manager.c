@@ -105,7 +105,7 @@ json_object *manager_status(Manager *m) {
                 status_set_section(&sb, sections[i], NULL);
 
         inactive = json_object_new_array();
-        static const char *const config_sections[] = { "pki", "child", "alerts" };
+        static const char *const config_sections[] = { "pki", "child", "alerts", "credentials" };
         for (size_t i = 0; i < ELEMENTSOF(config_sections); i++) {
                 bool found = false;
                 for (size_t j = 0; module_table[j]; j++)

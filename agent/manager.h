@@ -44,6 +44,10 @@ typedef struct Manager {
         size_t status_reply_len;
         uint64_t status_reply_generation;
         uint64_t status_reply_second;
+
+        /* The peer of the control request being handled (NULL outside a
+         * command handler): for commands that decide by who asks. */
+        const struct ControlPeer *peer;
 } Manager;
 
 int manager_new(const char *config_path, Config *config, Manager **ret);

@@ -22,6 +22,8 @@ typedef enum AgentEventType {
         EVENT_CHILD_RECOVERED,       /* NULL */
         EVENT_CLOCK_CHANGED,         /* NULL: wall clock jumped (or test clock offset changed) */
         EVENT_STATUS_CHANGED,        /* json_object *: the new status result (borrowed) */
+        EVENT_CREDENTIALS_FAILED,    /* const AlertEvent *: AWS credential exchange failing / recovered */
+        EVENT_RENEWED_CERT_REJECTED, /* const AlertEvent *: AWS rejects the renewed certificate */
         _EVENT_MAX,
 } AgentEventType;
 
@@ -44,6 +46,11 @@ typedef struct ControlCommand {
         const char *help;
         int (*handler)(Manager *m, void *userdata, json_object *request, json_object **result,
                        char **error_code, char **error_message);
+        /* Instead of handler: the whole reply line ("{"ok":true,...}\n",
+         * malloc'd), for replies holding a secret. The control server wipes
+         * it (explicit_bzero) once queued. */
+        int (*raw_handler)(Manager *m, void *userdata, json_object *request, char **reply, size_t *reply_len,
+                           char **error_code, char **error_message);
 } ControlCommand;
 
 /* What every module of the daemon provides. Modules live in the manager's

@@ -2,6 +2,7 @@
 #include "modules.h"
 #include "alerts.h"
 #include "child.h"
+#include "credentials.h"
 #include "pki.h"
 
 /* The daemon's modules, created in this order and freed in reverse. Each
@@ -9,6 +10,7 @@
 const ModuleOps *const module_table[] = {
         &pki_module,
         &alerts_module,
+        &credentials_module, /* before child: it writes the signer's AWS config */
         &child_module,
         NULL,
 };

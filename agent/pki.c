@@ -39,6 +39,10 @@ typedef struct Pki {
         PendingRequest pending;
         bool have_pending;
         struct stat pending_st;
+        /* the active pair's parsed objects (references), for modules that
+         * sign with it: the very cert and key that were assessed together */
+        X509 *active_cert;
+        EVP_PKEY *active_key;
 } Pki;
 
 /* ---- one pass ----------------------------------------------------------- */
@@ -168,13 +172,16 @@ static void report(Pki *p, const PairUpdate *u, const Findings *old) {
                         .client = &pr->active,
                         .ca = pr->have_ca ? &pr->ca : NULL,
                         .previous = pr->have_previous ? &pr->previous : NULL,
+                        .cert = p->active_cert,
+                        .key = p->active_key,
                 };
                 if (pr->generation > 1)
                         p->renewals_total++;
                 log_activation(p);
                 manager_emit(p->m, p, EVENT_CERT_ACTIVATED, &act);
         } else if (u->ca_changed) {
-                CertActivation act = { .client = &pr->active, .ca = pr->have_ca ? &pr->ca : NULL };
+                CertActivation act = { .client = &pr->active, .ca = pr->have_ca ? &pr->ca : NULL,
+                                       .cert = p->active_cert, .key = p->active_key };
                 log_info("CA bundle changed%s%s", pr->have_ca ? ": " : " (removed)", pr->have_ca ? pr->ca.subject : "");
                 manager_emit(p->m, p, EVENT_CERT_ACTIVATED, &act);
         }
@@ -311,6 +318,15 @@ static void pki_assess_now(Pki *p, const char *why) {
                 log_warning_errno(r, "Cannot update the certificate state");
                 return;
         }
+        if (u.activated && pass.a.cert && pass.a.key) {
+                /* the pair just activated is this pass's; keep its objects */
+                X509_up_ref(pass.a.cert);
+                EVP_PKEY_up_ref(pass.a.key);
+                X509_free(p->active_cert);
+                EVP_PKEY_free(p->active_key);
+                p->active_cert = pass.a.cert;
+                p->active_key = pass.a.key;
+        }
         for (size_t i = 0; i < _ROLE_MAX; i++) {
                 if (pass.files[i].perm == PERM_REPAIRED)
                         p->burst_count++;
@@ -398,6 +414,17 @@ static int watch_start(Pki *p) {
         return pki_watch_new(p->m->event, dirs, c->rescan_interval, on_watch, p, &p->watch);
 }
 
+int pki_active_pair(Manager *m, X509 **ret_cert, EVP_PKEY **ret_key, const CertInfo **ret_info) {
+        Pki *p = manager_module(m, "certificate");
+        if (!p || !p->active_cert || !p->active_key || !p->pair.have_active)
+                return -ENOENT;
+        *ret_cert = p->active_cert;
+        *ret_key = p->active_key;
+        if (ret_info)
+                *ret_info = &p->pair.active;
+        return 0;
+}
+
 static int pki_new(Manager *m, void **ret) {
         Pki *p = calloc(1, sizeof(Pki));
         if (!p)
@@ -419,6 +446,8 @@ static void *pki_free(void *mod) {
                 pki_file_done(&p->files[i]);
         pki_pair_done(&p->pair);
         pending_request_done(&p->pending);
+        X509_free(p->active_cert);
+        EVP_PKEY_free(p->active_key);
         pki_parse_cache_flush();
         free(p);
         return NULL;

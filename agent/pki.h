@@ -31,4 +31,9 @@ json_object *pki_file_json(const PkiFile *f);
 /* Each finding with its fix, the way `check` prints them. */
 void pki_findings_print(FILE *f, const Findings *fs);
 
+/* The active pair's parsed certificate and key (borrowed; up-ref to keep),
+ * read and assessed together in one pass, and its CertInfo (generation).
+ * -ENOENT when no pair is active. For signing with the certificate. */
+int pki_active_pair(Manager *m, X509 **ret_cert, EVP_PKEY **ret_key, const CertInfo **ret_info);
+
 /* `agv-agent check` is verb_check() in pki_check.c, declared in verbs.h. */

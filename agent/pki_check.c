@@ -4,6 +4,7 @@
 #include <time.h>
 
 #include "config.h"
+#include "credentials.h"
 #include "log.h"
 #include "pki.h"
 #include "pki_renew.h"
@@ -51,7 +52,8 @@ void pki_findings_print(FILE *out, const Findings *fs) {
 }
 
 /* The same shapes as the status sections, so scripts can share parsers. */
-static void print_json(const Config *cfg, const PkiPass *pass, Health worst, const PendingRequest *pend) {
+static void print_json(const Config *cfg, const PkiPass *pass, Health worst, const PendingRequest *pend,
+                       json_object *online) {
         _cleanup_json_ json_object *o = json_object_new_object();
         json_object *cert = json_object_new_object(), *files = json_object_new_array();
 
@@ -71,6 +73,8 @@ static void print_json(const Config *cfg, const PkiPass *pass, Health worst, con
                         json_object_array_add(files, pki_file_json(&pass->files[i]));
         json_object_object_add(o, "permissions", files);
         json_object_object_add(o, "findings", pki_findings_json(&pass->a.findings));
+        if (online)
+                json_object_object_add(o, "online", json_object_get(online));
         printf("%s\n", json_object_to_json_string_ext(o, JSON_C_TO_STRING_PRETTY | JSON_C_TO_STRING_NOSLASHESCAPE));
 }
 
@@ -79,11 +83,14 @@ int verb_check(int argc, char **argv) {
                 { "config", required_argument, NULL, 'c' },
                 { "dir", required_argument, NULL, 'd' },
                 { "json", no_argument, NULL, 'j' },
+                { "online", no_argument, NULL, 'o' },
                 { "help", no_argument, NULL, 'h' },
                 {},
         };
         const char *config_path = NULL, *dir = NULL;
-        bool json = false;
+        bool json = false, online = false;
+        _cleanup_json_ json_object *online_result = NULL;
+        int online_exit = 0;
         _cleanup_(config_freep) Config *cfg = NULL;
         _cleanup_(pki_pass_done) PkiPass pass = {};
         _cleanup_(pending_request_done) PendingRequest pending = {};
@@ -95,7 +102,7 @@ int verb_check(int argc, char **argv) {
 
         optind = 0;
         opterr = 0;
-        while ((c = getopt_long(argc, argv, "+c:d:jh", opts, NULL)) >= 0)
+        while ((c = getopt_long(argc, argv, "+c:d:joh", opts, NULL)) >= 0)
                 switch (c) {
                 case 'c':
                         config_path = optarg;
@@ -106,8 +113,11 @@ int verb_check(int argc, char **argv) {
                 case 'j':
                         json = true;
                         break;
+                case 'o':
+                        online = true;
+                        break;
                 case 'h':
-                        printf("agv-agent check [--config PATH] [--dir DIR] [--json]\n\n"
+                        printf("agv-agent check [--config PATH] [--dir DIR] [--json] [--online]\n\n"
                                "Assess the certificate, key, CA bundle and permissions the way the daemon\n"
                                "does, and the signer's side of the deployment guide ([child] command, Node,\n"
                                "its AWS config and credential helper, key access of the [child] user),\n"
@@ -115,7 +125,9 @@ int verb_check(int argc, char **argv) {
                                "with its fix. Exit 0 ok, 1 warning, 2 critical.\n"
                                "  --config PATH   configuration (default " DEFAULT_CONFIG_PATH " if present)\n"
                                "  --dir DIR       check DIR instead of [pki] dir\n"
-                               "  --json          print the result as JSON (docs/pki.md)\n");
+                               "  --json          print the result as JSON (docs/pki.md)\n"
+                               "  --online        also exchange the certificate for AWS credentials once\n"
+                               "                  ([credentials]; exit 2 when that fails)\n");
                         return 0;
                 default:
                         return usage_error("check", "unknown or incomplete option '%s'", argv[optind - 1]);
@@ -156,8 +168,13 @@ int verb_check(int argc, char **argv) {
         worst = findings_worst(&pass.a.findings);
         if (worst == HEALTH_OK && pki_assessment_verdict(&pass.a) != VERDICT_VALID)
                 worst = HEALTH_CRITICAL;
+        if (online && json) {
+                online_exit = credentials_check_online(cfg, true, &online_result);
+                if (online_exit)
+                        worst = HEALTH_CRITICAL;
+        }
         if (json) {
-                print_json(cfg, &pass, worst, have_pending ? &pending : NULL);
+                print_json(cfg, &pass, worst, have_pending ? &pending : NULL, online_result);
                 return worst == HEALTH_OK ? 0 : worst == HEALTH_WARNING ? 1 : 2;
         }
 
@@ -188,6 +205,11 @@ int verb_check(int argc, char **argv) {
                         printf("  %-12s %s\n", pki_role_to_string(f->role), perm_state_to_string(f->perm));
         }
         pki_findings_print(stdout, &pass.a.findings);
+        if (online) {
+                online_exit = credentials_check_online(cfg, false, &online_result);
+                if (online_exit)
+                        worst = HEALTH_CRITICAL;
+        }
         printf("result: %s\n", health_to_string(worst));
         return worst == HEALTH_OK ? 0 : worst == HEALTH_WARNING ? 1 : 2;
 }

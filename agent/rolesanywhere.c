@@ -597,6 +597,7 @@ static const char *const kind_names[_RA_ERR_MAX] = {
         [RA_ERR_BASIC_CONSTRAINTS] = "ca_basic_constraints",
         [RA_ERR_CLOCK_SKEW] = "clock_skew",
         [RA_ERR_ACCESS_DENIED] = "access_denied",
+        [RA_ERR_BAD_SIGNATURE] = "signature_invalid",
         [RA_ERR_NOT_FOUND] = "not_found",
         [RA_ERR_VALIDATION] = "validation",
         [RA_ERR_THROTTLED] = "throttled",
@@ -625,6 +626,7 @@ RaErrorClass ra_error_class(RaErrorKind k) {
         case RA_ERR_BASIC_CONSTRAINTS:
         case RA_ERR_CLOCK_SKEW:
         case RA_ERR_ACCESS_DENIED:
+        case RA_ERR_BAD_SIGNATURE:
         case RA_ERR_NOT_FOUND:
         case RA_ERR_VALIDATION:
         case RA_ERR_HTTP:
@@ -681,6 +683,10 @@ char *ra_error_fix(const RaError *e, const char *trust_anchor_arn, const char *p
                                  "(sts:AssumeRole, sts:TagSession, sts:SetSourceIdentity), with conditions matching this "
                                  "certificate",
                              pr);
+                break;
+        case RA_ERR_BAD_SIGNATURE:
+                r = asprintf(&s, "AWS could not verify the request's signature: something between the agent and AWS "
+                                 "changed the request (a proxy rewriting headers?), or the endpoint is not Roles Anywhere");
                 break;
         case RA_ERR_NOT_FOUND:
                 r = asprintf(&s, "the trust anchor or profile does not exist in this account and region; check the ARNs "
@@ -748,12 +754,14 @@ static RaErrorKind classify(long status, const char *type, const char *msg) {
                 return RA_ERR_PROFILE_DISABLED;
         if (contains_ci(msg, "basic constraints"))
                 return RA_ERR_BASIC_CONSTRAINTS;
-        if (contains_ci(msg, "untrusted certificate") || contains_ci(msg, "insufficient certificate"))
+        if (contains_ci(msg, "untrusted") || contains_ci(msg, "insufficient certificate"))
                 return RA_ERR_UNTRUSTED_CERTIFICATE;
         if (contains_ci(msg, "signature expired") || contains_ci(msg, "too skewed") ||
             contains_ci(msg, "signature not yet current") || contains_ci(type, "RequestTimeTooSkewed") ||
             (contains_ci(type, "InvalidSignatureException") && contains_ci(msg, "date")))
                 return RA_ERR_CLOCK_SKEW;
+        if (contains_ci(msg, "invalid signature") || contains_ci(msg, "signature does not match"))
+                return RA_ERR_BAD_SIGNATURE;
         if (status == 429 || contains_ci(type, "Throttling") || contains_ci(type, "TooManyRequests"))
                 return RA_ERR_THROTTLED;
         if (status >= 500)

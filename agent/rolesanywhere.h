@@ -100,6 +100,7 @@ typedef enum RaErrorKind {
         RA_ERR_BASIC_CONSTRAINTS,
         RA_ERR_CLOCK_SKEW,
         RA_ERR_ACCESS_DENIED,
+        RA_ERR_BAD_SIGNATURE,
         RA_ERR_NOT_FOUND,
         RA_ERR_VALIDATION,
         RA_ERR_THROTTLED,

@@ -9,6 +9,7 @@
 #include <unistd.h>
 
 #include "child.h"
+#include "credentials.h"
 #include "strv.h"
 
 #define READ_MAX (1024 * 1024)
@@ -539,7 +540,7 @@ void signer_preflight(const Config *cfg, bool run_node, Findings *f) {
 
         if (!ch->command || isempty(ch->command[0]))
                 return;
-        env = child_build_env(ch);
+        env = child_build_env(ch, NULL);
         if (!env)
                 return;
         child_identity(ch, &who);
@@ -565,6 +566,11 @@ void signer_preflight(const Config *cfg, bool run_node, Findings *f) {
                                      "Install Node.js %d or newer (guide step 6)",
                                      "%s is Node.js %d; the signer declares node >= %d", node, have, need);
         }
+
+        /* with [credentials] the agent writes the signer's AWS config itself
+         * (credentials.c): the guide's file pitfalls cannot apply */
+        if (cfg->credentials.enabled && !credentials_child_has_aws_profile(ch->environment))
+                return;
 
         /* its AWS config: [child] environment, else the user's home */
         const char *static_key = env_get(env, "AWS_ACCESS_KEY_ID");

@@ -311,6 +311,23 @@ static void render_alerts(Buf *b, json_object *a) {
         buf_puts(b, "\n");
 }
 
+static void render_credentials(Buf *b, json_object *c) {
+        const char *state = get_str(c, "state"), *exp = get_str(c, "expiration");
+        json_object *err = get_obj(c, "last_error");
+
+        if (state && streq(state, "disabled"))
+                return;
+        buf_printf(b, "%-12s %s", "credentials", strna(state));
+        if (exp && strlen(exp) >= 16)
+                buf_printf(b, ", until %.10s %.5s UTC", exp, exp + 11);
+        buf_printf(b, ", %s via %s, %lld exchange%s, %lld failure%s\n", strna(get_str(c, "role_arn")),
+                   strna(get_str(c, "endpoint")), (long long) get_int(c, "exchanges", 0),
+                   get_int(c, "exchanges", 0) == 1 ? "" : "s", (long long) get_int(c, "failures", 0),
+                   get_int(c, "failures", 0) == 1 ? "" : "s");
+        if (err)
+                buf_printf(b, "%-12s last error: %s: %s\n", "", strna(get_str(err, "type")), strna(get_str(err, "message")));
+}
+
 /* Sections this renderer does not know are shown as their scalar fields. */
 static void render_generic(Buf *b, const char *title, json_object *sec) {
         buf_printf(b, "%s:\n", title);
@@ -330,7 +347,7 @@ char *status_render_text(json_object *result, bool colour) {
                 { "permissions", render_permissions },
                 { "child", render_child },
                 { "alerts", render_alerts },
-                { "credentials", NULL },
+                { "credentials", render_credentials },
         };
         Buf b = {};
         Health h = status_result_health(result);

@@ -72,9 +72,21 @@ static void test_render_text(void **state) {
         json_object_object_add(cert, "seconds_left", json_object_new_int64(364 * 86400 + 5));
         status_set_section(&sb, "certificate", cert);
         {
-                json_object *cred = json_object_new_object(); /* unknown to the renderer: generic */
-                json_object_object_add(cred, "note", json_object_new_string("x"));
+                json_object *cred = json_object_new_object(), *err = json_object_new_object();
+                json_object_object_add(cred, "state", json_object_new_string("valid"));
+                json_object_object_add(cred, "expiration", json_object_new_string("2026-11-30T11:26:46Z"));
+                json_object_object_add(cred, "role_arn", json_object_new_string("arn:aws:iam::123456789012:role/r"));
+                json_object_object_add(cred, "endpoint", json_object_new_string("rolesanywhere.eu-west-1.amazonaws.com"));
+                json_object_object_add(cred, "exchanges", json_object_new_int(3));
+                json_object_object_add(cred, "failures", json_object_new_int(1));
+                json_object_object_add(err, "type", json_object_new_string("throttled"));
+                json_object_object_add(err, "message", json_object_new_string("Rate exceeded"));
+                json_object_object_add(cred, "last_error", err);
                 status_set_section(&sb, "credentials", cred);
+                /* sections the renderer does not know are shown generically */
+                json_object *other = json_object_new_object();
+                json_object_object_add(other, "note", json_object_new_string("x"));
+                status_set_section(&sb, "other", other);
         }
         status_set_section(&sb, "child", NULL);
         status_add_reason(&sb, HEALTH_WARNING, "w", "look at this");
@@ -85,7 +97,9 @@ static void test_render_text(void **state) {
         assert_non_null(strstr(text, "look at this (w)"));
         assert_non_null(strstr(text, "certificate  CN=vm, serial 0A1B, RSA-2048\n"));
         assert_non_null(strstr(text, "(364d left), chain verified"));
-        assert_non_null(strstr(text, "credentials:\n  note"));
+        assert_non_null(strstr(text, "credentials  valid, until 2026-11-30 11:26 UTC, arn:aws:iam::123456789012:role/r via "
+                                     "rolesanywhere.eu-west-1.amazonaws.com, 3 exchanges, 1 failure\n"));
+        assert_non_null(strstr(text, "last error: throttled: Rate exceeded\n"));
         assert_null(strstr(text, "\033["));
         free(text);
         text = status_render_text(r, true);

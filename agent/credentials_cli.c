@@ -1,0 +1,553 @@
+/* SPDX-License-Identifier: MIT */
+/* `agv-agent credential-process` and `check --online`: the CLI side of the
+ * credentials module. The cache path (ask the daemon) maps neither libcurl
+ * nor reads a key; only a direct exchange does. */
+#include <fcntl.h>
+#include <getopt.h>
+#include <sys/stat.h>
+#include <time.h>
+
+#include "client.h"
+#include "credentials.h"
+#include "log.h"
+#include "pki.h"
+#include "pki_assess.h"
+#include "status.h"
+#include "strv.h"
+#include "verbs.h"
+
+/* Exit codes of credential-process (docs/credentials.md), sysexits-style. */
+#define EXIT_CP_USAGE 64       /* bad arguments */
+#define EXIT_CP_NOINPUT 66     /* certificate, key or intermediates unreadable for a direct exchange */
+#define EXIT_CP_UNAVAILABLE 69 /* agent unreachable and no direct exchange possible */
+#define EXIT_CP_TEMPFAIL 75    /* network: DNS, connect, TLS, timeout, throttling, 5xx, garbage */
+#define EXIT_CP_PROTOCOL 76    /* AWS rejected the request */
+#define EXIT_CP_NOPERM 77      /* the agent refused (forbidden) */
+#define EXIT_CP_CONFIG 78      /* the agent has no [credentials] */
+
+/* ---- one exchange, blocking, on a private loop ------------------------------ */
+
+typedef struct OneShot {
+        bool done;
+        int k;
+        RaCredentials creds;
+        RaError err;
+} OneShot;
+
+static void oneshot_done(HttpRequest *r, int error, long status, const char *message, void *userdata) {
+        OneShot *o = userdata;
+        o->k = credentials_parse_reply(r, error, status, message, &o->creds, &o->err);
+        o->done = true;
+}
+
+static uint64_t now_real(int64_t offset_sec) {
+        struct timespec ts;
+        clock_gettime(CLOCK_REALTIME, &ts);
+        return (uint64_t) ((int64_t) ts.tv_sec + offset_sec) * USEC_PER_SEC + (uint64_t) ts.tv_nsec / 1000;
+}
+
+static uint64_t now_mono(void) {
+        struct timespec ts;
+        clock_gettime(CLOCK_MONOTONIC, &ts);
+        return (uint64_t) ts.tv_sec * USEC_PER_SEC + (uint64_t) ts.tv_nsec / 1000;
+}
+
+/* 0 with *creds, or a negative errno with *err set. */
+static int exchange_once(const CredentialsSection *cs, X509 *cert, EVP_PKEY *key, int64_t clock_offset,
+                         RaCredentials *creds, RaError *err, usec_t *duration) {
+        _cleanup_(ra_request_done) RaRequest rq = {};
+        STACK_OF(X509) *chain = NULL;
+        _cleanup_free_ char *cwhy = NULL;
+        const char *why = NULL;
+        sd_event *e = NULL;
+        HttpClient *http = NULL;
+        OneShot o = {};
+        RaParams p;
+        uint64_t t0 = now_mono();
+        int r;
+
+        *creds = (RaCredentials) {};
+        r = credentials_load_intermediates(cs->intermediates, &chain, &cwhy);
+        if (r < 0) {
+                ra_error_set(err, RA_ERR_NO_CERTIFICATE, cwhy ? cwhy : strerror(-r));
+                return r;
+        }
+        p = credentials_params(cs, now_real(clock_offset));
+        r = ra_request_build(&p, cert, chain, key, &rq, &why);
+        if (chain)
+                sk_X509_pop_free(chain, X509_free);
+        if (r < 0) {
+                ra_error_set(err, RA_ERR_NO_CERTIFICATE, why ? why : strerror(-r));
+                return r;
+        }
+        r = sd_event_new(&e);
+        if (r >= 0)
+                r = http_client_new(e, &http);
+        if (r >= 0) {
+                HttpPostOptions opt = {
+                        .url = rq.url, .headers = rq.headers, .body = rq.body, .timeout = cs->timeout,
+                        .ca_file = cs->ca_file, .response_max = CREDENTIALS_REPLY_MAX,
+                };
+                r = http_post_ex(http, &opt, oneshot_done, &o, NULL);
+        }
+        while (r >= 0 && !o.done) {
+                r = sd_event_run(e, UINT64_MAX);
+                if (r > 0)
+                        r = 0;
+        }
+        http_client_free(http);
+        sd_event_unref(e);
+        if (duration)
+                *duration = now_mono() - t0;
+        if (r < 0) {
+                ra_error_set(err, RA_ERR_NETWORK, r == -EOPNOTSUPP ? "libcurl (libcurl4) is not installed" : strerror(-r));
+                return r;
+        }
+        *creds = o.creds;
+        *err = o.err;
+        return o.k;
+}
+
+static int read_small_file(const char *path, char **ret, size_t *len) {
+        _cleanup_close_ int fd = open(path, O_RDONLY | O_CLOEXEC | O_NOCTTY | O_NONBLOCK);
+        struct stat st;
+        char *d;
+        ssize_t n;
+
+        if (fd < 0 || fstat(fd, &st) < 0)
+                return -errno;
+        if (!S_ISREG(st.st_mode) || st.st_size > (off_t) PKI_FILE_MAX)
+                return -EINVAL;
+        d = malloc((size_t) st.st_size + 1);
+        if (!d)
+                return -ENOMEM;
+        n = read(fd, d, (size_t) st.st_size);
+        if (n < 0) {
+                int r = -errno;
+                free(d);
+                return r;
+        }
+        d[n] = '\0';
+        *ret = d;
+        *len = (size_t) n;
+        return 0;
+}
+
+static int load_cert(const char *path, X509 **ret, char **why) {
+        _cleanup_free_ char *data = NULL;
+        STACK_OF(X509) *extra = NULL;
+        Findings f = {};
+        size_t len = 0;
+        int r = read_small_file(path, &data, &len);
+
+        *ret = NULL;
+        if (r < 0) {
+                if (asprintf(why, "cannot read the certificate %s: %s", path, strerror(-r)) < 0)
+                        *why = NULL;
+                return r;
+        }
+        r = pki_parse_cert(data, len, path, ret, &extra, &f);
+        if (extra)
+                sk_X509_pop_free(extra, X509_free);
+        if (r < 0 || !*ret) {
+                if (asprintf(why, "%s holds no certificate%s%s", path, f.n ? ": " : "", f.n ? f.items[0].message : "") < 0)
+                        *why = NULL;
+                findings_done(&f);
+                return -EINVAL;
+        }
+        findings_done(&f);
+        return 0;
+}
+
+static int load_key(const char *path, EVP_PKEY **ret, char **why) {
+        _cleanup_free_ char *data = NULL;
+        Findings f = {};
+        size_t len = 0;
+        int r = read_small_file(path, &data, &len);
+
+        *ret = NULL;
+        if (r < 0) {
+                if (asprintf(why, "cannot read the private key %s: %s", path, strerror(-r)) < 0)
+                        *why = NULL;
+                return r;
+        }
+        r = pki_parse_key(data, len, path, ret, &f);
+        explicit_bzero(data, len);
+        if (r < 0 || !*ret) {
+                if (asprintf(why, "%s holds no usable private key%s%s", path, f.n ? ": " : "", f.n ? f.items[0].message : "") < 0)
+                        *why = NULL;
+                findings_done(&f);
+                return -EINVAL;
+        }
+        findings_done(&f);
+        return 0;
+}
+
+static char *cert_fingerprint(X509 *x) {
+        unsigned char md[32];
+        unsigned n = 0;
+        char *s;
+        if (!X509_digest(x, EVP_sha256(), md, &n) || n != 32)
+                return NULL;
+        s = malloc(65);
+        if (!s)
+                return NULL;
+        for (unsigned i = 0; i < n; i++)
+                sprintf(s + 2 * i, "%02x", md[i]);
+        return s;
+}
+
+static int exit_for_error(const RaError *e) {
+        switch (ra_error_class(e->kind)) {
+        case RA_CLASS_REJECTED:
+                return EXIT_CP_PROTOCOL;
+        case RA_CLASS_LOCAL:
+                return EXIT_CP_NOINPUT;
+        default:
+                return EXIT_CP_TEMPFAIL;
+        }
+}
+
+/* ---- credential-process ------------------------------------------------------- */
+
+typedef struct CpOptions {
+        const char *socket, *config;
+        const char *certificate, *private_key, *intermediates;
+        const char *trust_anchor_arn, *profile_arn, *role_arn, *region, *endpoint, *role_session_name, *ca_file;
+        unsigned session_duration;
+        int timeout_ms;
+} CpOptions;
+
+static void cp_help(void) {
+        printf("agv-agent credential-process [--socket PATH] [--config PATH]\n"
+               "agv-agent credential-process --certificate FILE --private-key FILE --trust-anchor-arn ARN\n"
+               "        --profile-arn ARN --role-arn ARN [--region R] [--endpoint URL] [--session-duration SECONDS]\n"
+               "        [--intermediates FILE] [--role-session-name NAME] [--ca-file FILE] [--socket PATH]\n\n"
+               "Print AWS credentials as credential_process JSON (and nothing else) for the AWS SDKs'\n"
+               "credential_process setting. Served from the running agent's cache ([credentials]);\n"
+               "with the aws_signing_helper flags, from the agent when it holds the same identity,\n"
+               "otherwise by one direct exchange (needs read access to the key).\n"
+               "Exit: 0 ok, 64 bad arguments, 66 certificate/key unreadable, 69 agent unreachable,\n"
+               "75 network failure or throttling, 76 AWS rejected the request, 77 forbidden by the\n"
+               "agent, 78 the agent has no [credentials]. Errors go to stderr.\n");
+}
+
+static int parse_cp(int argc, char **argv, CpOptions *o, bool *help) {
+        enum {
+                O_CERT = 0x100, O_KEY, O_TA, O_PROFILE, O_ROLE, O_REGION, O_ENDPOINT, O_DURATION, O_INTER, O_RSN, O_CA,
+                O_CONFIG, O_SOCKET,
+        };
+        static const struct option opts[] = {
+                { "socket", required_argument, NULL, O_SOCKET },
+                { "config", required_argument, NULL, O_CONFIG },
+                { "certificate", required_argument, NULL, O_CERT },
+                { "private-key", required_argument, NULL, O_KEY },
+                { "trust-anchor-arn", required_argument, NULL, O_TA },
+                { "profile-arn", required_argument, NULL, O_PROFILE },
+                { "role-arn", required_argument, NULL, O_ROLE },
+                { "region", required_argument, NULL, O_REGION },
+                { "endpoint", required_argument, NULL, O_ENDPOINT },
+                { "session-duration", required_argument, NULL, O_DURATION },
+                { "intermediates", required_argument, NULL, O_INTER },
+                { "role-session-name", required_argument, NULL, O_RSN },
+                { "ca-file", required_argument, NULL, O_CA },
+                { "help", no_argument, NULL, 'h' },
+                {},
+        };
+        int c;
+
+        optind = 0;
+        opterr = 0;
+        while ((c = getopt_long(argc, argv, "+h", opts, NULL)) >= 0)
+                switch (c) {
+                case O_SOCKET: o->socket = optarg; break;
+                case O_CONFIG: o->config = optarg; break;
+                case O_CERT: o->certificate = optarg; break;
+                case O_KEY: o->private_key = optarg; break;
+                case O_TA: o->trust_anchor_arn = optarg; break;
+                case O_PROFILE: o->profile_arn = optarg; break;
+                case O_ROLE: o->role_arn = optarg; break;
+                case O_REGION: o->region = optarg; break;
+                case O_ENDPOINT: o->endpoint = optarg; break;
+                case O_INTER: o->intermediates = optarg; break;
+                case O_RSN: o->role_session_name = optarg; break;
+                case O_CA: o->ca_file = optarg; break;
+                case O_DURATION:
+                        if (parse_unsigned(optarg, &o->session_duration) < 0 || o->session_duration < 900 ||
+                            o->session_duration > 43200)
+                                return usage_error("credential-process", "--session-duration needs seconds from 900 to 43200, not '%s'", optarg);
+                        break;
+                case 'h':
+                        *help = true;
+                        return 0;
+                default:
+                        return usage_error("credential-process", "unknown or incomplete option '%s'", argv[optind - 1]);
+                }
+        if (optind < argc)
+                return usage_error("credential-process", "unexpected argument '%s'", argv[optind]);
+        return 0;
+}
+
+/* The helper's flags: all-or-nothing like aws_signing_helper, checked here
+ * so a typo is a usage error, not an AWS round trip. */
+static int check_identity_flags(const CpOptions *o, bool *direct) {
+        const char *why;
+        int n = !!o->certificate + !!o->private_key + !!o->trust_anchor_arn + !!o->profile_arn + !!o->role_arn;
+
+        *direct = n > 0;
+        if (n == 0) {
+                if (o->region || o->endpoint || o->session_duration || o->intermediates || o->role_session_name || o->ca_file)
+                        return usage_error("credential-process", "%s", "--region, --endpoint, --session-duration, --intermediates, --role-session-name "
+                                              "and --ca-file need --certificate, --private-key, --trust-anchor-arn, "
+                                              "--profile-arn and --role-arn");
+                return 0;
+        }
+        if (n < 5)
+                return usage_error("credential-process", "%s", "--certificate, --private-key, --trust-anchor-arn, --profile-arn and --role-arn go together");
+        if (ra_arn_check(o->trust_anchor_arn, ARN_TRUST_ANCHOR, NULL, &why) < 0)
+                return usage_error("credential-process", "--trust-anchor-arn %s: %s", o->trust_anchor_arn, why);
+        if (ra_arn_check(o->profile_arn, ARN_PROFILE, NULL, &why) < 0)
+                return usage_error("credential-process", "--profile-arn %s: %s", o->profile_arn, why);
+        if (ra_arn_check(o->role_arn, ARN_ROLE, NULL, &why) < 0)
+                return usage_error("credential-process", "--role-arn %s: %s", o->role_arn, why);
+        if (o->region && !ra_region_valid(o->region))
+                return usage_error("credential-process", "--region '%s' is not a region such as eu-west-1", o->region);
+        if (o->endpoint && ra_endpoint_check(o->endpoint, &why) < 0)
+                return usage_error("credential-process", "--endpoint %s %s", o->endpoint, why);
+        if (o->role_session_name && !ra_role_session_name_valid(o->role_session_name))
+                return usage_error("credential-process", "--role-session-name '%s' must be 2-64 of letters, digits and +=,.@_-", o->role_session_name);
+        return 0;
+}
+
+static void print_reply(json_object *result) {
+        const char *s = json_object_to_json_string_ext(result, JSON_C_TO_STRING_PLAIN | JSON_C_TO_STRING_NOSLASHESCAPE);
+        fputs(s, stdout);
+        fputc('\n', stdout);
+        fflush(stdout);
+        explicit_bzero((char *) s, strlen(s));
+}
+
+/* Ask the agent. Returns 0 printed, or the exit code for this failure (and
+ * *fallback when a direct exchange may still help). */
+static int ask_agent(const CpOptions *o, const char *fingerprint, bool *fallback) {
+        _cleanup_free_ char *path = control_socket_resolve(o->socket, o->config);
+        _cleanup_json_ json_object *args = json_object_new_object(), *result = NULL;
+        uint64_t deadline = now_mono() + (uint64_t) o->timeout_ms * USEC_PER_MSEC;
+        int r;
+
+        *fallback = false;
+        if (!path || !args)
+                return log_oom(), EXIT_CP_UNAVAILABLE;
+        if (o->trust_anchor_arn) {
+                json_object_object_add(args, "trust_anchor_arn", json_object_new_string(o->trust_anchor_arn));
+                json_object_object_add(args, "profile_arn", json_object_new_string(o->profile_arn));
+                json_object_object_add(args, "role_arn", json_object_new_string(o->role_arn));
+                if (fingerprint)
+                        json_object_object_add(args, "certificate_sha256", json_object_new_string(fingerprint));
+        }
+        for (;;) {
+                _cleanup_free_ char *code = NULL, *message = NULL;
+                int left = (int) ((deadline > now_mono() ? deadline - now_mono() : 0) / USEC_PER_MSEC);
+
+                r = control_call(path, "credentials", args, MAX(left, 1000), &result, &code, &message);
+                if (r == 1) {
+                        print_reply(result);
+                        return 0;
+                }
+                if (r < 0) {
+                        *fallback = true;
+                        fprintf(stderr, "agv-agent credential-process: %s\n", message ? message : strerror(-r));
+                        return EXIT_CP_UNAVAILABLE;
+                }
+                if (streq(strempty(code), "credentials_pending") && now_mono() < deadline) {
+                        /* the agent just started: its first exchange is on the way */
+                        (void) usleep(100 * 1000);
+                        continue;
+                }
+                fprintf(stderr, "agv-agent credential-process: %s (%s)\n", strna(message), strna(code));
+                if (streq(strempty(code), "forbidden")) {
+                        *fallback = true;
+                        return EXIT_CP_NOPERM;
+                }
+                if (streq(strempty(code), "credentials_disabled") || streq(strempty(code), "identity_mismatch")) {
+                        *fallback = true;
+                        return EXIT_CP_CONFIG;
+                }
+                if (streq(strempty(code), "credentials_rejected"))
+                        return EXIT_CP_PROTOCOL;
+                return EXIT_CP_TEMPFAIL; /* unavailable, pending past the deadline */
+        }
+}
+
+static int direct_exchange(const CpOptions *o, X509 *cert) {
+        _cleanup_free_ char *region = NULL, *endpoint = NULL, *why = NULL;
+        EVP_PKEY *key = NULL;
+        CredentialsSection cs = {};
+        RaCredentials cr = {};
+        RaError e = {};
+        const char *w;
+        int r;
+
+        r = load_key(o->private_key, &key, &why);
+        if (r < 0) {
+                fprintf(stderr, "agv-agent credential-process: %s%s\n", strna(why),
+                        r == -EACCES ? " (the agent serves credentials without key access: run it with [credentials])" : "");
+                return EXIT_CP_NOINPUT;
+        }
+        if (EVP_PKEY_eq(X509_get0_pubkey(cert), key) != 1) {
+                fprintf(stderr, "agv-agent credential-process: the private key %s does not belong to the certificate %s\n",
+                        o->private_key, o->certificate);
+                EVP_PKEY_free(key);
+                return EXIT_CP_NOINPUT;
+        }
+        (void) ra_arn_check(o->trust_anchor_arn, ARN_TRUST_ANCHOR, &region, &w);
+        if (o->region) {
+                free(region);
+                region = strdup(o->region);
+        }
+        endpoint = o->endpoint ? strdup(o->endpoint) : ra_endpoint_default(strna(region));
+        cs = (CredentialsSection) {
+                .enabled = true, .trust_anchor_arn = (char *) o->trust_anchor_arn, .profile_arn = (char *) o->profile_arn,
+                .role_arn = (char *) o->role_arn, .region = region, .endpoint = endpoint, .ca_file = (char *) o->ca_file,
+                .session_duration = (o->session_duration ? o->session_duration : 3600) * USEC_PER_SEC,
+                .role_session_name = (char *) o->role_session_name, .intermediates = (char *) o->intermediates,
+                .timeout = 20 * USEC_PER_SEC,
+        };
+        r = exchange_once(&cs, cert, key, 0, &cr, &e, NULL);
+        EVP_PKEY_free(key);
+        if (r < 0) {
+                _cleanup_free_ char *fix = ra_error_fix(&e, o->trust_anchor_arn, o->profile_arn,
+                                                       e.kind == RA_ERR_CLOCK_SKEW ? credentials_clock_synced() : -1);
+                int code = exit_for_error(&e);
+                fprintf(stderr, "agv-agent credential-process: %s: %s\n  fix: %s\n", ra_error_kind_to_string(e.kind),
+                        strna(e.message), strempty(fix));
+                ra_error_done(&e);
+                return code;
+        }
+        {
+                char *json = ra_credentials_process_json(&cr);
+                ra_credentials_done(&cr);
+                if (!json)
+                        return log_oom(), EXIT_CP_TEMPFAIL;
+                fputs(json, stdout);
+                fputc('\n', stdout);
+                fflush(stdout);
+                ra_secret_free(json);
+        }
+        return 0;
+}
+
+int verb_credential_process(int argc, char **argv) {
+        CpOptions o = { .timeout_ms = 30000 };
+        bool help = false, direct = false, fallback = false;
+        _cleanup_free_ char *fp = NULL, *why = NULL;
+        X509 *cert = NULL;
+        int r;
+
+        r = parse_cp(argc, argv, &o, &help);
+        if (r)
+                return r;
+        if (help) {
+                cp_help();
+                return 0;
+        }
+        r = check_identity_flags(&o, &direct);
+        if (r)
+                return r;
+        if (direct) {
+                /* the certificate is public: it names the identity to the agent */
+                r = load_cert(o.certificate, &cert, &why);
+                if (r < 0) {
+                        fprintf(stderr, "agv-agent credential-process: %s\n", strna(why));
+                        return EXIT_CP_NOINPUT;
+                }
+                fp = cert_fingerprint(cert);
+        }
+        r = ask_agent(&o, fp, &fallback);
+        if (r == 0 || !direct || !fallback) {
+                X509_free(cert);
+                return r;
+        }
+        r = direct_exchange(&o, cert);
+        X509_free(cert);
+        return r;
+}
+
+/* ---- check --online ------------------------------------------------------------ */
+
+int credentials_check_online(const Config *cfg, bool json, json_object **result) {
+        const CredentialsSection *cs = &cfg->credentials;
+        _cleanup_free_ char *why = NULL, *fix = NULL, *host = NULL;
+        X509 *cert = NULL;
+        EVP_PKEY *key = NULL;
+        RaCredentials cr = {};
+        RaError e = {};
+        usec_t duration = 0;
+        json_object *o = json_object_new_object();
+        char exp[64], serial_buf[128] = "";
+        int r;
+
+        *result = o;
+        if (!cs->enabled) {
+                json_object_object_add(o, "ok", json_object_new_boolean(0));
+                json_object_object_add(o, "error", NULL);
+                json_object_object_add(o, "message", json_object_new_string("no [credentials] section: nothing to exchange"));
+                if (!json)
+                        printf("online        no [credentials] section: set trust_anchor_arn, profile_arn and role_arn\n");
+                return 2;
+        }
+        host = ra_endpoint_authority(cs->endpoint);
+        r = load_cert(cfg->pki.certificate, &cert, &why);
+        if (r >= 0)
+                r = load_key(cfg->pki.private_key, &key, &why);
+        if (r >= 0 && EVP_PKEY_eq(X509_get0_pubkey(cert), key) != 1) {
+                r = -EINVAL;
+                why = strdup("the private key does not belong to the certificate");
+        }
+        if (r < 0)
+                ra_error_set(&e, RA_ERR_NO_CERTIFICATE, why ? why : strerror(-r));
+        else {
+                ASN1_INTEGER *sn = X509_get_serialNumber(cert);
+                BIGNUM *bn = ASN1_INTEGER_to_BN(sn, NULL);
+                char *hex = bn ? BN_bn2hex(bn) : NULL;
+                snprintf(serial_buf, sizeof(serial_buf), "%s", hex ? hex : "");
+                OPENSSL_free(hex);
+                BN_free(bn);
+                r = exchange_once(cs, cert, key, cfg->test_clock_offset_sec, &cr, &e, &duration);
+        }
+        X509_free(cert);
+        EVP_PKEY_free(key);
+
+        json_object_object_add(o, "ok", json_object_new_boolean(r >= 0));
+        json_object_object_add(o, "role_arn", json_object_new_string(cs->role_arn));
+        json_object_object_add(o, "endpoint", json_string_or_null(host));
+        json_object_object_add(o, "serial", serial_buf[0] ? json_object_new_string(serial_buf) : NULL);
+        json_object_object_add(o, "duration_ms", json_object_new_double((double) duration / 1000.0));
+        if (r >= 0) {
+                format_rfc3339(cr.expiration, exp, sizeof(exp));
+                json_object_object_add(o, "expiration", json_object_new_string(exp));
+                json_object_object_add(o, "error", NULL);
+                ra_credentials_done(&cr);
+                if (!json)
+                        printf("online        credentials for %s via %s, valid until %s (%.0f ms)\n", cs->role_arn,
+                               strna(host), exp, (double) duration / 1000.0);
+                return 0;
+        }
+        fix = ra_error_fix(&e, cs->trust_anchor_arn, cs->profile_arn,
+                           e.kind == RA_ERR_CLOCK_SKEW ? credentials_clock_synced() : -1);
+        {
+                json_object *err = json_object_new_object();
+                json_object_object_add(err, "type", json_object_new_string(ra_error_kind_to_string(e.kind)));
+                json_object_object_add(err, "aws_type", json_string_or_null(e.aws_type));
+                json_object_object_add(err, "http_status", e.http_status ? json_object_new_int64(e.http_status) : NULL);
+                json_object_object_add(err, "message", json_string_or_null(e.message));
+                json_object_object_add(err, "fix", json_string_or_null(fix));
+                json_object_object_add(o, "expiration", NULL);
+                json_object_object_add(o, "error", err);
+        }
+        if (!json)
+                printf("online        FAILED for %s via %s: %s: %s\n              fix: %s\n", cs->role_arn, strna(host),
+                       ra_error_kind_to_string(e.kind), strna(e.message), strempty(fix));
+        ra_error_done(&e);
+        return 2;
+}
