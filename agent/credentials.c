@@ -380,8 +380,8 @@ static void on_failure(Credentials *c, RaError *e, bool counted) {
                 (void) strv_extendf(&fields, "AGV_SERIAL=%s", strna(c->req_serial));
                 (void) strv_extendf(&fields, "AGV_FIX=%s", strempty(c->last_fix));
                 log_struct(c->streak == 1 ? LOG_WARNING : LOG_INFO, MSGID_CREDENTIALS_FAILED, fields,
-                           "AWS credential exchange failed (%s%s%s): %s; %s", kind, c->streak > 1 ? ", attempt " : "",
-                           c->streak > 1 ? "again" : "", strna(c->last_error.message), strempty(c->last_fix));
+                           "AWS credential exchange failed%s (%s): %s; %s", c->streak > 1 ? " again" : "", kind,
+                           strna(c->last_error.message), strempty(c->last_fix));
         }
 
         if (was_renewal && have_valid(c, now) && ra_error_class(c->last_error.kind) == RA_CLASS_REJECTED &&
