@@ -17,6 +17,11 @@
  * tool) would otherwise loop repair -> IN_ATTRIB -> repair forever. */
 #define REPAIR_BURST_MAX 2000
 #define REPAIR_BURST_WINDOW (10 * USEC_PER_SEC)
+/* How long one pass may spend on the CA-key scan; a scan cut short goes on
+ * SCAN_FOLLOWUP later, so a huge directory is worked off in slices while
+ * the loop (and the watchdog) keeps being served. */
+#define SCAN_BUDGET (200 * USEC_PER_MSEC)
+#define SCAN_FOLLOWUP (100 * USEC_PER_MSEC)
 
 typedef struct Pki {
         Manager *m;
@@ -25,7 +30,7 @@ typedef struct Pki {
         /* the last pass's file records (content dropped) */
         PkiFile files[_ROLE_MAX];
         bool have_files;
-        sd_event_source *grace_timer, *boundary_timer;
+        sd_event_source *grace_timer, *boundary_timer, *scan_timer;
         uint64_t renewals_total;
         uint64_t repairs_total;
         uint64_t last_repair_at;
@@ -69,7 +74,7 @@ void pki_pass_done(PkiPass *p) {
         pki_assessment_done(&p->a);
 }
 
-int pki_pass_run(const PkiSection *cfg, bool enforce, uint64_t now, PkiPass *ret) {
+int pki_pass_run(const PkiSection *cfg, bool enforce, uint64_t now, usec_t scan_budget, PkiPass *ret) {
         const char *paths[_ROLE_MAX] = {
                 [ROLE_DIRECTORY] = cfg->dir,
                 [ROLE_CERTIFICATE] = cfg->certificate,
@@ -81,6 +86,7 @@ int pki_pass_run(const PkiSection *cfg, bool enforce, uint64_t now, PkiPass *ret
         int r;
 
         *ret = (PkiPass) {};
+        pki_parse_cache_begin_pass();
         for (size_t i = 0; i < ELEMENTSOF(order); i++) {
                 PkiRole role = order[i];
                 PkiPolicy pol = pki_policy_for(cfg, role);
@@ -97,8 +103,12 @@ int pki_pass_run(const PkiSection *cfg, bool enforce, uint64_t now, PkiPass *ret
         pki_assess(&cert, &key, &ca, now, &ret->a);
         {
                 const char *own[] = { cfg->certificate, cfg->private_key, cfg->ca_bundle, NULL };
-                return pki_scan_ca_keys(cfg->dir, ret->a.ca, own, &ret->a.findings);
+                r = pki_scan_ca_keys_bounded(cfg->dir, ret->a.ca, own, scan_budget, &ret->a.findings,
+                                             &ret->scan_incomplete);
         }
+        /* parsed keys of files this pass did not see go now */
+        pki_parse_cache_end_pass();
+        return r;
 }
 
 /* ---- the module ----------------------------------------------------------- */
@@ -114,7 +124,8 @@ static void pki_assess_now(Pki *p, const char *why);
 
 static int on_timer(sd_event_source *s, uint64_t usec, void *userdata) {
         Pki *p = userdata;
-        pki_assess_now(p, s == p->grace_timer ? "renewal grace over" : "validity boundary");
+        pki_assess_now(p, s == p->grace_timer ? "renewal grace over"
+                          : s == p->scan_timer ? "CA-key scan continues" : "validity boundary");
         return 0;
 }
 
@@ -298,7 +309,7 @@ static void pki_assess_now(Pki *p, const char *why) {
 
         log_debug("Assessing %s (%s)", cfg->dir, why);
         p->assessments++;
-        r = pki_pass_run(cfg, enforce, real, &pass);
+        r = pki_pass_run(cfg, enforce, real, SCAN_BUDGET, &pass);
         p->last_pass_usec = now_mono() - mono;
         if (r < 0) {
                 log_warning_errno(r, "Assessment of %s failed; keeping the previous state", cfg->dir);
@@ -350,6 +361,7 @@ static void pki_assess_now(Pki *p, const char *why) {
 
         arm(p, &p->grace_timer, CLOCK_MONOTONIC, u.grace_deadline ? u.grace_deadline + USEC_PER_MSEC : 0,
             "pki-grace");
+        arm(p, &p->scan_timer, CLOCK_MONOTONIC, pass.scan_incomplete ? now_mono() + SCAN_FOLLOWUP : 0, "pki-scan");
         boundary = pki_pair_next_boundary(&p->pair, real);
         if (boundary) {
                 /* the timer runs on the real clock; the test offset shifts the daemon's view */
@@ -442,6 +454,7 @@ static void *pki_free(void *mod) {
         pki_watch_free(p->watch);
         sd_event_source_disable_unref(p->grace_timer);
         sd_event_source_disable_unref(p->boundary_timer);
+        sd_event_source_disable_unref(p->scan_timer);
         for (size_t i = 0; i < _ROLE_MAX; i++)
                 pki_file_done(&p->files[i]);
         pki_pair_done(&p->pair);
@@ -449,6 +462,7 @@ static void *pki_free(void *mod) {
         X509_free(p->active_cert);
         EVP_PKEY_free(p->active_key);
         pki_parse_cache_flush();
+        pki_scan_cache_flush();
         free(p);
         return NULL;
 }

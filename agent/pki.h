@@ -16,11 +16,13 @@ extern const ModuleOps pki_module;
 typedef struct PkiPass {
         PkiFile files[_ROLE_MAX];
         PkiAssessment a;
+        bool scan_incomplete; /* the CA-key scan ran out of its budget */
 } PkiPass;
 
 /* Mode and owner a file of this role must have ([pki] owner, group, *_mode). */
 PkiPolicy pki_policy_for(const PkiSection *c, PkiRole role);
-int pki_pass_run(const PkiSection *cfg, bool enforce, uint64_t now, PkiPass *ret);
+/* scan_budget: time the CA-key scan may take (0: no limit, for `check`). */
+int pki_pass_run(const PkiSection *cfg, bool enforce, uint64_t now, usec_t scan_budget, PkiPass *ret);
 void pki_pass_done(PkiPass *p);
 
 /* JSON shapes shared by the status sections and `agv-agent check --json`

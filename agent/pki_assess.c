@@ -311,17 +311,22 @@ oom:
  * assessment runs on every inotify burst: remember what a given content
  * (by SHA-256) parsed to, so unchanged files cost a hash. */
 #define CACHE_SIZE 16
-enum { CACHE_CERT = 1, CACHE_KEY = 2 };
+/* CACHE_KEY_FAILED: a content that is no usable key (no key material kept),
+ * so a broken key file costs a hash, not a decoder run, on every pass */
+enum { CACHE_CERT = 1, CACHE_KEY = 2, CACHE_KEY_FAILED = 3 };
 typedef struct CacheEntry {
         int kind;
         unsigned char md[32];
         X509 *leaf;
         STACK_OF(X509) *extra;
         EVP_PKEY *key;
+        int error;       /* CACHE_KEY_FAILED: what decode_key() said */
+        bool encrypted;
         uint64_t used;
+        uint64_t pass;   /* the last pass that used it */
 } CacheEntry;
 static CacheEntry parse_cache[CACHE_SIZE];
-static uint64_t cache_tick;
+static uint64_t cache_tick, cache_pass;
 
 static bool content_hash(const void *data, size_t len, unsigned char md[32]) {
         unsigned mdlen = 0;
@@ -341,10 +346,30 @@ void pki_parse_cache_flush(void) {
                 cache_entry_clear(&parse_cache[i]);
 }
 
+void pki_parse_cache_begin_pass(void) {
+        cache_pass++;
+}
+
+/* What this pass did not use is no longer on disk (a replaced key, a
+ * removed file): a private key must not linger in memory for it. */
+void pki_parse_cache_end_pass(void) {
+        for (size_t i = 0; i < CACHE_SIZE; i++)
+                if (parse_cache[i].kind && parse_cache[i].pass != cache_pass)
+                        cache_entry_clear(&parse_cache[i]);
+}
+
+size_t pki_parse_cache_keys(void) {
+        size_t n = 0;
+        for (size_t i = 0; i < CACHE_SIZE; i++)
+                n += parse_cache[i].kind == CACHE_KEY;
+        return n;
+}
+
 static CacheEntry *cache_find(int kind, const unsigned char md[32]) {
         for (size_t i = 0; i < CACHE_SIZE; i++)
                 if (parse_cache[i].kind == kind && memcmp(parse_cache[i].md, md, 32) == 0) {
                         parse_cache[i].used = ++cache_tick;
+                        parse_cache[i].pass = cache_pass;
                         return &parse_cache[i];
                 }
         return NULL;
@@ -359,6 +384,7 @@ static CacheEntry *cache_slot(int kind, const unsigned char md[32]) {
         e->kind = kind;
         memcpy(e->md, md, 32);
         e->used = ++cache_tick;
+        e->pass = cache_pass;
         return e;
 }
 
@@ -581,7 +607,8 @@ static int decode_key(const void *data, size_t len, EVP_PKEY **ret, bool *encryp
         return r;
 }
 
-/* decode_key() through the cache; only successes are remembered. */
+/* decode_key() through the cache: keys while their file is there, failures
+ * as a verdict only. */
 static int decode_key_cached(const void *data, size_t len, EVP_PKEY **ret, bool *encrypted) {
         unsigned char md[32];
         bool have_md = content_hash(data, len, md);
@@ -594,13 +621,28 @@ static int decode_key_cached(const void *data, size_t len, EVP_PKEY **ret, bool 
                 *ret = e->key;
                 return 0;
         }
+        if (have_md && (e = cache_find(CACHE_KEY_FAILED, md))) {
+                *encrypted = e->encrypted;
+                return e->error;
+        }
         r = decode_key(data, len, ret, encrypted);
         ERR_clear_error();
         if (r >= 0 && have_md && EVP_PKEY_up_ref(*ret)) {
                 e = cache_slot(CACHE_KEY, md);
                 e->key = *ret;
+        } else if (r < 0 && r != -ENOMEM && have_md) {
+                e = cache_slot(CACHE_KEY_FAILED, md);
+                e->error = r;
+                e->encrypted = *encrypted;
         }
         return r;
+}
+
+void pki_parse_cache_forget(const void *data, size_t len) {
+        unsigned char md[32];
+        CacheEntry *e;
+        if (content_hash(data, len, md) && (e = cache_find(CACHE_KEY, md)))
+                cache_entry_clear(e);
 }
 
 int pki_parse_key(const void *data, size_t len, const char *path, EVP_PKEY **ret, Findings *f) {
@@ -917,8 +959,12 @@ bool pki_blob_is_ca_key(const void *data, size_t len, STACK_OF(X509) *ca) {
 
         if (!ca || len == 0 || !mem_contains(data, len, "PRIVATE KEY-----"))
                 return false;
-        if (decode_key_cached(data, len, &k, &encrypted) < 0)
+        /* uncached: a CA key must not stay in memory past this check (the
+         * scan remembers its verdict by inode instead) */
+        if (decode_key(data, len, &k, &encrypted) < 0) {
+                ERR_clear_error();
                 return false;
+        }
         for (int i = 0; i < sk_X509_num(ca) && !match; i++)
                 match = EVP_PKEY_eq(X509_get0_pubkey(sk_X509_value(ca, i)), k) == 1;
         ERR_clear_error();

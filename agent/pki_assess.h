@@ -93,6 +93,13 @@ PairVerdict pki_assessment_verdict(const PkiAssessment *a);
 /* Parsed certificates and keys are cached by content hash (16 entries):
  * unchanged files cost a SHA-256, not an OpenSSL decoder run. */
 void pki_parse_cache_flush(void);
+/* Around every pass: entries the pass did not use (a replaced or removed
+ * file) are dropped at its end, so no parsed private key outlives its file. */
+void pki_parse_cache_begin_pass(void);
+void pki_parse_cache_end_pass(void);
+size_t pki_parse_cache_keys(void); /* parsed private keys held (tests) */
+/* Drop a key from the cache (a configured file turned out to be a CA key). */
+void pki_parse_cache_forget(const void *data, size_t len);
 
 /* Building blocks, exported for the tests and `check`. */
 int pki_parse_cert(const void *data, size_t len, const char *path, X509 **ret_leaf,

@@ -149,7 +149,7 @@ int verb_check(int argc, char **argv) {
 
         clock_gettime(CLOCK_REALTIME, &ts);
         now = (uint64_t) ((int64_t) ts.tv_sec + cfg->test_clock_offset_sec) * USEC_PER_SEC;
-        r = pki_pass_run(&cfg->pki, false, now, &pass);
+        r = pki_pass_run(&cfg->pki, false, now, 0, &pass);
         if (r < 0) {
                 fprintf(stderr, "agv-agent check: %s\n", strerror(-r));
                 return 2;

@@ -481,11 +481,111 @@ static bool is_own(const char *dir, const char *name, const char *const *own) {
         return false;
 }
 
+/* The CA-key scan's memory: per inode, whether its content is a CA key,
+ * valid while size, mtime and ctime stay and the CA set is the same. Only
+ * the verdict is kept, never key material. A directory of thousands of
+ * key-like files is then decoded once, not on every pass. */
+typedef struct ScanVerdict {
+        dev_t dev;
+        ino_t ino;
+        off_t size;
+        struct timespec mtim, ctim;
+        bool ca_key;
+} ScanVerdict;
+
+typedef struct ScanCache {
+        ScanVerdict *v;
+        size_t n, cap;
+        unsigned char ca_md[32];
+} ScanCache;
+
+static ScanCache scan_cache;
+
+static int verdict_cmp(const void *a, const void *b) {
+        const ScanVerdict *x = a, *y = b;
+        if (x->dev != y->dev)
+                return x->dev < y->dev ? -1 : 1;
+        if (x->ino != y->ino)
+                return x->ino < y->ino ? -1 : 1;
+        return 0;
+}
+
+static const ScanVerdict *verdict_find(const ScanCache *c, const struct stat *st) {
+        ScanVerdict key = { .dev = st->st_dev, .ino = st->st_ino };
+        const ScanVerdict *v = c->n ? bsearch(&key, c->v, c->n, sizeof(ScanVerdict), verdict_cmp) : NULL;
+        if (!v || v->size != st->st_size || v->mtim.tv_sec != st->st_mtim.tv_sec ||
+            v->mtim.tv_nsec != st->st_mtim.tv_nsec || v->ctim.tv_sec != st->st_ctim.tv_sec ||
+            v->ctim.tv_nsec != st->st_ctim.tv_nsec)
+                return NULL;
+        return v;
+}
+
+static int verdict_push(ScanCache *c, const ScanVerdict *v) {
+        if (c->n == c->cap) {
+                size_t cap = MAX(c->cap * 2, (size_t) 64);
+                ScanVerdict *n = reallocarray(c->v, cap, sizeof(ScanVerdict));
+                if (!n)
+                        return -ENOMEM;
+                c->v = n;
+                c->cap = cap;
+        }
+        c->v[c->n++] = *v;
+        return 0;
+}
+
+static int verdict_add(ScanCache *c, const struct stat *st, bool ca_key) {
+        return verdict_push(c, &(ScanVerdict) { .dev = st->st_dev, .ino = st->st_ino, .size = st->st_size,
+                                                .mtim = st->st_mtim, .ctim = st->st_ctim, .ca_key = ca_key });
+}
+
+static bool ca_set_hash(STACK_OF(X509) *ca, unsigned char out[32]) {
+        EVP_MD_CTX *ctx = EVP_MD_CTX_new();
+        unsigned mdlen = 0;
+        bool ok = ctx && EVP_DigestInit_ex(ctx, EVP_sha256(), NULL) == 1;
+        for (int i = 0; ok && i < sk_X509_num(ca); i++) {
+                unsigned char md[EVP_MAX_MD_SIZE];
+                unsigned l = 0;
+                ok = X509_digest(sk_X509_value(ca, i), EVP_sha256(), md, &l) == 1 &&
+                     EVP_DigestUpdate(ctx, md, l) == 1;
+        }
+        ok = ok && EVP_DigestFinal_ex(ctx, out, &mdlen) == 1 && mdlen == 32;
+        EVP_MD_CTX_free(ctx);
+        return ok;
+}
+
+void pki_scan_cache_flush(void) {
+        free(scan_cache.v);
+        scan_cache = (ScanCache) {};
+}
+
+size_t pki_scan_cache_size(void) {
+        return scan_cache.n;
+}
+
+static usec_t mono_usec(void) {
+        struct timespec ts;
+        clock_gettime(CLOCK_MONOTONIC, &ts);
+        return (usec_t) ts.tv_sec * USEC_PER_SEC + (usec_t) ts.tv_nsec / 1000;
+}
+
 int pki_scan_ca_keys(const char *dir, STACK_OF(X509) *ca, const char *const *own, Findings *f) {
+        return pki_scan_ca_keys_bounded(dir, ca, own, 0, f, NULL);
+}
+
+int pki_scan_ca_keys_bounded(const char *dir, STACK_OF(X509) *ca, const char *const *own, usec_t budget,
+                             Findings *f, bool *ret_incomplete) {
         _cleanup_close_ int dfd = -1;
+        ScanCache next = {};
+        unsigned char ca_md[32];
+        usec_t start = mono_usec();
+        unsigned seen = 0, decoded = 0;
+        bool use_cache, incomplete = false;
         DIR *d;
         struct dirent *de;
+        int r = 0;
 
+        if (ret_incomplete)
+                *ret_incomplete = false;
         dfd = open(dir, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
         if (dfd < 0)
                 return 0;
@@ -493,33 +593,62 @@ int pki_scan_ca_keys(const char *dir, STACK_OF(X509) *ca, const char *const *own
         if (!d)
                 return -errno;
         TAKE_FD(dfd);
+        /* verdicts hold for one CA set only */
+        use_cache = ca && ca_set_hash(ca, ca_md);
+        if (use_cache && memcmp(ca_md, scan_cache.ca_md, 32) != 0) {
+                pki_scan_cache_flush();
+                memcpy(scan_cache.ca_md, ca_md, 32);
+        }
         while ((de = readdir(d))) {
                 _cleanup_close_ int fd = -1;
                 _cleanup_free_ char *data = NULL, *p = NULL;
+                const ScanVerdict *v;
                 struct stat st;
                 size_t len = 0;
-                bool named;
+                bool named, match;
 
                 if (de->d_name[0] == '.' && (!de->d_name[1] || (de->d_name[1] == '.' && !de->d_name[2])))
                         continue;
+                /* bounded: a directory of 30,000 files must not hold the loop
+                 * (or the watchdog); the rest is looked at by the next pass */
+                if (budget > 0 && decoded > 0 && mono_usec() - start > budget) { /* >= 1 read: progress */
+                        incomplete = true;
+                        break;
+                }
+                seen++;
                 if (fstatat(dirfd(d), de->d_name, &st, AT_SYMLINK_NOFOLLOW) < 0 || !S_ISREG(st.st_mode))
                         continue;
                 named = pki_name_looks_like_ca_key(de->d_name) && !is_own(dir, de->d_name, own);
                 if (!named) {
                         if (!ca || (size_t) st.st_size > PKI_FILE_MAX)
                                 continue;
-                        fd = openat(dirfd(d), de->d_name, O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_NOCTTY | O_CLOEXEC);
-                        if (fd < 0 || fstat(fd, &st) < 0 || !S_ISREG(st.st_mode) ||
-                            read_fd(fd, (size_t) st.st_size, &data, &len) < 0)
-                                continue;
-                        bool match = pki_blob_is_ca_key(data, len, ca);
-                        explicit_bzero(data, len);
+                        if (use_cache && (v = verdict_find(&scan_cache, &st))) {
+                                match = v->ca_key;
+                                if (verdict_add(&next, &st, match) < 0) {
+                                        r = -ENOMEM;
+                                        break;
+                                }
+                        } else {
+                                fd = openat(dirfd(d), de->d_name, O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_NOCTTY | O_CLOEXEC);
+                                if (fd < 0 || fstat(fd, &st) < 0 || !S_ISREG(st.st_mode) ||
+                                    read_fd(fd, (size_t) st.st_size, &data, &len) < 0)
+                                        continue;
+                                decoded++;
+                                match = pki_blob_is_ca_key(data, len, ca);
+                                if (match)
+                                        pki_parse_cache_forget(data, len); /* one of ours, parsed this pass */
+                                explicit_bzero(data, len);
+                                if (use_cache && verdict_add(&next, &st, match) < 0) {
+                                        r = -ENOMEM;
+                                        break;
+                                }
+                        }
                         if (!match)
                                 continue;
                 }
                 if (asprintf(&p, "%s/%s", dir, de->d_name) < 0) {
-                        closedir(d);
-                        return -ENOMEM;
+                        r = -ENOMEM;
+                        break;
                 }
                 findings_add(f, HEALTH_CRITICAL, FINDING_OTHER, "ca_key_present", p,
                              "Move the CA key off this VM (1Password or offline storage, deployment guide step 3) and delete it here",
@@ -528,5 +657,37 @@ int pki_scan_ca_keys(const char *dir, STACK_OF(X509) *ca, const char *const *own
                              de->d_name);
         }
         closedir(d);
+        if (r < 0) {
+                free(next.v);
+                return r;
+        }
+        if (use_cache) {
+                /* entries not seen by a complete scan are gone; a partial
+                 * scan keeps the verdicts it did not reach */
+                size_t reached;
+                if (next.n)
+                        qsort(next.v, next.n, sizeof(ScanVerdict), verdict_cmp);
+                reached = next.n;
+                for (size_t i = 0; incomplete && i < scan_cache.n; i++)
+                        if ((!reached || !bsearch(&scan_cache.v[i], next.v, reached, sizeof(ScanVerdict), verdict_cmp)) &&
+                            verdict_push(&next, &scan_cache.v[i]) < 0) {
+                                free(next.v);
+                                return -ENOMEM;
+                        }
+                if (next.n > reached)
+                        qsort(next.v, next.n, sizeof(ScanVerdict), verdict_cmp);
+                free(scan_cache.v);
+                scan_cache.v = next.v;
+                scan_cache.n = next.n;
+                scan_cache.cap = next.cap;
+        }
+        if (incomplete) {
+                findings_add(f, HEALTH_WARNING, FINDING_OTHER, "ca_key_scan_incomplete", dir,
+                             "Remove the files that do not belong in the PKI directory; the scan continues meanwhile",
+                             "The CA-key scan of %s stopped after %u entries (%u read) to keep the agent responsive; the next pass goes on",
+                             dir, seen, decoded);
+                if (ret_incomplete)
+                        *ret_incomplete = true;
+        }
         return 0;
 }

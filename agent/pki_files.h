@@ -85,3 +85,10 @@ int pki_fd_repair(int fd, const char *path, const struct stat *st, const PkiPoli
  * matching a certificate of `ca` (may be NULL). Paths in `own` (the
  * configured files) are judged by content only, not by name. */
 int pki_scan_ca_keys(const char *dir, STACK_OF(X509) *ca, const char *const *own, Findings *f);
+/* The same, stopping after `budget` (0: none) with a ca_key_scan_incomplete
+ * warning and *ret_incomplete set; what was judged is remembered by inode
+ * (no key material), so the next passes go on from there. */
+int pki_scan_ca_keys_bounded(const char *dir, STACK_OF(X509) *ca, const char *const *own, usec_t budget,
+                             Findings *f, bool *ret_incomplete);
+void pki_scan_cache_flush(void);
+size_t pki_scan_cache_size(void); /* verdicts held (tests) */

@@ -233,3 +233,32 @@ def test_hard_link_finding_clears_when_link_removed(agents, tmp_path):
     other.unlink()  # nothing happens in the watched directory itself
     wait_until(lambda: a.status()["state"] == "ok", what="finding cleared")
     assert "file_hardlink" not in all_codes(a.status())
+
+
+def test_directory_full_of_key_like_files(agents):
+    """3,000 key-like files and a CA key among them: the agent answers
+    status throughout, the scan finishes in slices, the CA key is found,
+    and once judged the files cost no decoding on later passes."""
+    a = agents({"pki": {"rescan_interval": "1h"}}).start()
+    junk = b"-----BEGIN PRIVATE KEY-----\nAAAA\n-----END PRIVATE KEY-----\n"
+    from cryptography.hazmat.primitives.asymmetric import ec
+    from cryptography.hazmat.primitives import serialization
+    other = ec.generate_private_key(ec.SECP256R1()).private_bytes(
+        serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption())
+    for i in range(3000):
+        with open(os.path.join(a.pki_dir, f"k{i:05}.pem"), "wb") as f:
+            f.write(junk if i % 2 else other)  # broken ones and real (non-CA) keys
+    install_file(os.path.join(a.pki_dir, "zz-backup.pem"), ca_key_pem(), 0o400)
+    c = a.client()
+    # status keeps answering while the passes work through the directory
+    wait_until(lambda: "ca_key_present" in all_codes(c.call("status")["result"]), timeout=120,
+               what="CA key found among 3,000 files")
+    wait_until(lambda: "ca_key_scan_incomplete" not in all_codes(c.call("status")["result"]), timeout=120,
+               what="scan complete")
+    # a later pass (a chmod) judges 3,000 files from memory
+    os.chmod(os.path.join(a.pki_dir, "client.crt"), 0o444)
+    n = cert_section(a)["assessments"]
+    os.chmod(a.pki_dir, 0o755)
+    wait_until(lambda: cert_section(a)["assessments"] > n, what="another pass")
+    assert "ca_key_scan_incomplete" not in all_codes(a.status())
+    c.close()

@@ -423,6 +423,111 @@ static void test_ca_key_scan(void **state) {
         tl_free(&ca);
 }
 
+/* Thousands of key-like files: each is decoded once (the verdict is kept by
+ * inode, no key material), a pass stops at its budget and the next goes on,
+ * and the CA key is still found. No private key stays parsed. */
+static void test_ca_key_scan_bounded(void **state) {
+        TlCert ca = tl_make(&(TlOpts) { .ca = true }, NULL);
+        size_t kl;
+        _cleanup_free_ char *k = tl_key_pem(ca.key, "pkcs8", &kl);
+        _cleanup_free_ char *sub = path_of("many"), *hidden = NULL;
+        STACK_OF(X509) *s = sk_X509_new_null();
+        Findings f = {};
+        bool incomplete = true;
+        unsigned scans = 0;
+        const unsigned N = 60;
+
+        sk_X509_push(s, ca.cert);
+        assert_int_equal(mkdir(sub, 0755), 0);
+        for (unsigned i = 0; i < N; i++) {
+                _cleanup_free_ char *p = NULL;
+                assert_true(asprintf(&p, "%s/junk%03u.pem", sub, i) > 0);
+                write_file(p, "-----BEGIN PRIVATE KEY-----\nAAAA\n-----END PRIVATE KEY-----\n", 0400);
+        }
+        assert_true(asprintf(&hidden, "%s/zz-backup.pem", sub) > 0);
+        write_file(hidden, k, 0400);
+        pki_scan_cache_flush();
+        pki_parse_cache_flush();
+
+        /* a budget of 1 us: every scan reads one new file, then stops */
+        while (incomplete) {
+                findings_done(&f);
+                assert_int_equal(pki_scan_ca_keys_bounded(sub, s, NULL, 1, &f, &incomplete), 0);
+                assert_true(++scans <= N + 2);
+                if (incomplete) {
+                        assert_true(findings_has(&f, "ca_key_scan_incomplete"));
+                        assert_int_equal(findings_get(&f, "ca_key_scan_incomplete")->severity, HEALTH_WARNING);
+                }
+        }
+        assert_true(scans > 10); /* it really was cut into slices */
+        assert_true(findings_has(&f, "ca_key_present"));
+        assert_false(findings_has(&f, "ca_key_scan_incomplete"));
+        assert_int_equal(pki_scan_cache_size(), N + 1);
+        /* the CA key was decoded to compare, never kept */
+        assert_int_equal(pki_parse_cache_keys(), 0);
+        findings_done(&f);
+
+        /* everything judged: one complete scan within even a tiny budget */
+        assert_int_equal(pki_scan_ca_keys_bounded(sub, s, NULL, 1, &f, &incomplete), 0);
+        assert_false(incomplete);
+        assert_true(findings_has(&f, "ca_key_present"));
+        findings_done(&f);
+
+        /* a removed file's verdict goes with the next complete scan */
+        assert_int_equal(unlink(hidden), 0);
+        assert_int_equal(pki_scan_ca_keys_bounded(sub, s, NULL, 0, &f, &incomplete), 0);
+        assert_int_equal(f.n, 0);
+        assert_int_equal(pki_scan_cache_size(), N);
+
+        for (unsigned i = 0; i < N; i++) {
+                _cleanup_free_ char *p = NULL;
+                assert_true(asprintf(&p, "%s/junk%03u.pem", sub, i) > 0);
+                unlink(p);
+        }
+        rmdir(sub);
+        sk_X509_free(s);
+        tl_free(&ca);
+        pki_scan_cache_flush();
+}
+
+/* A parsed private key stays cached only while a pass still sees it. */
+static void test_parse_cache_evicts_keys(void **state) {
+        TlCert a = tl_make(&(TlOpts) { .key = "p256" }, NULL), b = tl_make(&(TlOpts) { .key = "p256" }, NULL);
+        size_t al, bl;
+        _cleanup_free_ char *ak = tl_key_pem(a.key, "pkcs8", &al), *bk = tl_key_pem(b.key, "pkcs8", &bl);
+        EVP_PKEY *k = NULL;
+        Findings f = {};
+
+        pki_parse_cache_flush();
+        pki_parse_cache_begin_pass();
+        assert_int_equal(pki_parse_key(ak, al, "/pki/client.key", &k, &f), 0);
+        EVP_PKEY_free(k);
+        pki_parse_cache_end_pass();
+        assert_int_equal(pki_parse_cache_keys(), 1); /* still on disk: kept */
+
+        /* renewal: the next pass parses the new key only */
+        pki_parse_cache_begin_pass();
+        assert_int_equal(pki_parse_key(bk, bl, "/pki/client.key", &k, &f), 0);
+        EVP_PKEY_free(k);
+        pki_parse_cache_end_pass();
+        assert_int_equal(pki_parse_cache_keys(), 1);
+
+        /* the key file removed: nothing parsed stays */
+        pki_parse_cache_begin_pass();
+        pki_parse_cache_end_pass();
+        assert_int_equal(pki_parse_cache_keys(), 0);
+
+        /* a broken key is remembered as a verdict, not re-decoded, not a key */
+        pki_parse_cache_begin_pass();
+        assert_int_equal(pki_parse_key("-----BEGIN PRIVATE KEY-----\nAAAA\n-----END PRIVATE KEY-----\n", 60,
+                                       "/pki/client.key", &k, &f), -EBADMSG);
+        assert_int_equal(pki_parse_cache_keys(), 0);
+        pki_parse_cache_end_pass();
+        findings_done(&f);
+        tl_free(&a);
+        tl_free(&b);
+}
+
 int main(void) {
         const struct CMUnitTest tests[] = {
                 cmocka_unit_test(test_regular_ok),
@@ -436,6 +541,8 @@ int main(void) {
                 cmocka_unit_test(test_drift_audit),
                 cmocka_unit_test(test_directory_policy),
                 cmocka_unit_test(test_ca_key_scan),
+                cmocka_unit_test(test_ca_key_scan_bounded),
+                cmocka_unit_test(test_parse_cache_evicts_keys),
                 cmocka_unit_test(test_acl_parse),
                 cmocka_unit_test(test_acl_on_key),
                 cmocka_unit_test(test_default_acl_on_directory),
