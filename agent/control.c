@@ -51,6 +51,7 @@ struct ControlClient {
         Buf in, out;
         bool read_closed;  /* EOF seen: close once the output is flushed */
         bool close_after_flush;
+        bool wipe_out;      /* out has held a secret since it was last empty */
         usec_t partial_since; /* monotonic start of an incomplete line; 0: none */
 };
 
@@ -83,6 +84,8 @@ static void client_free(ControlClient *cl) {
         safe_close(cl->fd);
         buf_done(&cl->in);
         free(cl->peer.groups);
+        if (cl->wipe_out && cl->out.data)
+                explicit_bzero(cl->out.data, cl->out.cap);
         buf_done(&cl->out);
         free(cl);
 }
@@ -106,6 +109,11 @@ static int client_flush(ControlClient *cl) {
                         return -errno;
                 }
                 buf_consume(&cl->out, (size_t) n);
+        }
+        /* a secret was queued (credentials): once sent, leave no copy behind */
+        if (cl->out.len == 0 && cl->wipe_out && cl->out.data) {
+                explicit_bzero(cl->out.data, cl->out.cap);
+                cl->wipe_out = false;
         }
         if (cl->out.len == 0 && (cl->close_after_flush || cl->read_closed))
                 return -ECONNRESET;
@@ -277,6 +285,7 @@ static void client_handle_line(ControlClient *cl, const char *line, size_t len) 
                 r = cmd->raw_handler(c->manager, userdata, req, &reply, &l, &code, &msg);
                 c->manager->peer = NULL;
                 if (r >= 0) {
+                        cl->wipe_out = true;
                         buf_append(&cl->out, reply, l);
                         explicit_bzero(reply, l);
                         free(reply);

@@ -644,10 +644,6 @@ static int credentials_new(Manager *m, void **ret) {
                 free(c);
                 return r;
         }
-        /* the credentials must not end up in a core dump or be read through
-         * ptrace by the same uid: the daemon is not dumpable */
-        if (prctl(PR_SET_DUMPABLE, 0, 0, 0, 0) < 0)
-                log_warning_errno(errno, "Cannot make the daemon non-dumpable");
         *ret = c;
         return 0;
 }
@@ -679,9 +675,21 @@ static void *credentials_free(void *mod) {
         return NULL;
 }
 
+/* With credentials in memory the daemon must not end up in a core dump or
+ * be read through ptrace by its own uid. Not under AddressSanitizer: its
+ * leak checker attaches to the process with ptrace at exit. */
+static void make_undumpable(void) {
+#ifndef __SANITIZE_ADDRESS__
+        if (prctl(PR_GET_DUMPABLE, 0, 0, 0, 0) != 0 && prctl(PR_SET_DUMPABLE, 0, 0, 0, 0) < 0)
+                log_warning_errno(errno, "Cannot make the daemon non-dumpable");
+#endif
+}
+
 static int credentials_start(void *mod) {
         Credentials *c = mod;
         c->started = true;
+        if (cfg(c)->enabled)
+                make_undumpable();
         write_aws_config(c);
         if (!cfg(c)->enabled)
                 return 0;
@@ -722,6 +730,7 @@ static void credentials_reconfigure(void *mod, const Config *old, const Config *
                 }
                 return;
         }
+        make_undumpable();
         pick_up_pair(c);
         if (!o->enabled || identity_changed(o, n)) {
                 /* other role or endpoint: the credentials in hand are not these */

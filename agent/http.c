@@ -380,12 +380,17 @@ int http_post_ex(HttpClient *c, const HttpPostOptions *o, http_done_t cb, void *
                 request_unlink_free(r);
                 return -ENOMEM;
         }
-        l = sym_curl_slist_append(NULL, "Content-Type: application/json");
+        /* the caller's own Content-Type (a signed one) replaces the default */
+        bool own_type = false;
+        STRV_FOREACH(h, headers)
+                if (strncasecmp(*h, "Content-Type:", 13) == 0)
+                        own_type = true;
+        l = sym_curl_slist_append(NULL, own_type ? "Expect:" : "Content-Type: application/json");
         if (l)
                 r->headers = l;
         /* curl adds "Expect: 100-continue" for larger bodies: one more round
          * trip and some receivers never answer it */
-        if (l && (l = sym_curl_slist_append(r->headers, "Expect:")))
+        if (l && !own_type && (l = sym_curl_slist_append(r->headers, "Expect:")))
                 r->headers = l;
         STRV_FOREACH(h, headers)
                 if (l && (l = sym_curl_slist_append(r->headers, *h)))

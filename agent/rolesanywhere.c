@@ -482,7 +482,8 @@ int ra_request_build(const RaParams *p, X509 *cert, STACK_OF(X509) *chain, EVP_P
                         goto fail;
                 }
         }
-        if (strv_extendf(&r.headers, "Host: %s", host) < 0 || strv_extendf(&r.headers, "X-Amz-Date: %s", date) < 0 ||
+        if (strv_extend(&r.headers, "Content-Type: application/json") < 0 ||
+            strv_extendf(&r.headers, "Host: %s", host) < 0 || strv_extendf(&r.headers, "X-Amz-Date: %s", date) < 0 ||
             strv_extendf(&r.headers, "X-Amz-X509: %s", x509) < 0 ||
             (x509_chain && strv_extendf(&r.headers, "X-Amz-X509-Chain: %s", x509_chain) < 0) ||
             strv_extendf(&r.headers, "Authorization: %s Credential=%s/%s, SignedHeaders=%s, Signature=%s", r.algorithm,

@@ -108,6 +108,7 @@ static void check_rsa_or_ec(const char *type, const char *param, const char *alg
                             "&roleArn=arn%3Aaws%3Aiam%3A%3A123456789012%3Arole%2Fagentic-vault-signer"
                             "&trustAnchorArn=arn%3Aaws%3Arolesanywhere%3Aeu-west-1%3A123456789012%3Atrust-anchor%2F1f2e3d4c-0000-4000-8000-aabbccddeeff");
         assert_string_equal(r.body, "{\"durationSeconds\":3600}");
+        assert_string_equal(header(&r, "Content-Type"), "application/json"); /* signed, so sent as signed */
         assert_string_equal(header(&r, "Host"), "rolesanywhere.eu-west-1.amazonaws.com");
         assert_string_equal(header(&r, "X-Amz-Date"), "20261130T100000Z");
         assert_string_equal(header(&r, "X-Amz-X509"), b64);
