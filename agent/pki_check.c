@@ -161,10 +161,15 @@ int verb_check(int argc, char **argv) {
         /* a request in progress (root-only: unknown to other users) and an
          * install that died half-way (completed by the next install-cert) */
         have_pending = pending_request_load(cfg->pki.dir, &pending) > 0;
-        if (install_journal_present(cfg->pki.dir) > 0)
+        r = install_journal_present(cfg->pki.dir);
+        if (r == 1)
                 findings_add(&pass.a.findings, HEALTH_CRITICAL, FINDING_OTHER, "install_interrupted", cfg->pki.dir,
-                             "Run 'agv-agent install-cert --recover' (any request or install-cert does it too)",
-                             "an 'agv-agent install-cert' was interrupted (or is running right now)");
+                             "Run 'agv-agent install-cert --recover' (any request or install-cert, and the agent's "
+                             "start, do it too)",
+                             "an 'agv-agent install-cert' was interrupted half-way; the pair on disk may be mixed");
+        else if (r == 2)
+                findings_add(&pass.a.findings, HEALTH_WARNING, FINDING_OTHER, "install_running", cfg->pki.dir,
+                             "Check again in a moment", "an 'agv-agent install-cert' is installing a pair right now");
         worst = findings_worst(&pass.a.findings);
         if (worst == HEALTH_OK && pki_assessment_verdict(&pass.a) != VERDICT_VALID)
                 worst = HEALTH_CRITICAL;

@@ -144,12 +144,17 @@ static int fsync_dir(int dfd) {
         return fsync(dfd) < 0 ? -errno : 0;
 }
 
-/* A test hook: AGV_TEST_INSTALL_CRASH_AT=<step> kills the installer there
- * with SIGKILL, so the tests can prove every step is recoverable. */
+/* Test hooks: AGV_TEST_INSTALL_CRASH_AT=<step> kills the installer there
+ * with SIGKILL, so the tests can prove every step is recoverable;
+ * AGV_TEST_INSTALL_STOP_AT=<step> stops it (SIGSTOP) so they can look at
+ * the directory and the agent in between. */
 static void crash_point(const char *step) {
         const char *e = getenv("AGV_TEST_INSTALL_CRASH_AT");
         if (e && streq(e, step))
                 raise(SIGKILL);
+        e = getenv("AGV_TEST_INSTALL_STOP_AT");
+        if (e && streq(e, step))
+                raise(SIGSTOP);
 }
 
 static const char *base_name(const char *path) {
@@ -226,9 +231,16 @@ int pending_request_load(const char *pki_dir, PendingRequest *ret) {
 
 int install_journal_present(const char *pki_dir) {
         _cleanup_free_ char *path = NULL;
+        _cleanup_close_ int dfd = -1;
         if (asprintf(&path, "%s/" PKI_PENDING_DIR "/" INSTALL_JOURNAL, pki_dir) < 0)
                 return -ENOMEM;
-        return faccessat(AT_FDCWD, path, F_OK, AT_SYMLINK_NOFOLLOW) == 0;
+        if (faccessat(AT_FDCWD, path, F_OK, AT_SYMLINK_NOFOLLOW) < 0)
+                return 0;
+        /* an installer holds the lock while it works: its journal is live */
+        dfd = open(pki_dir, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+        if (dfd >= 0 && flock(dfd, LOCK_SH | LOCK_NB) < 0 && errno == EWOULDBLOCK)
+                return 2;
+        return 1;
 }
 
 /* ---- recovery --------------------------------------------------------------------- */
@@ -261,6 +273,10 @@ static bool remove_staged(const char *path) {
  * copies; the pair in place was never touched. */
 static int remove_uncommitted(Renew *r) {
         bool a = remove_staged(r->cfg->pki.certificate), b = remove_staged(r->cfg->pki.private_key);
+        /* a copy of an older pair, left when previous/ was being replaced */
+        (void) unlinkat(r->dir_fd, PKI_PREVIOUS_DIR ".new/client.crt", 0);
+        (void) unlinkat(r->dir_fd, PKI_PREVIOUS_DIR ".new/client.key", 0);
+        (void) unlinkat(r->dir_fd, PKI_PREVIOUS_DIR ".new", AT_REMOVEDIR);
         if ((a || b) && !r->quiet)
                 fprintf(stderr, "agv-agent %s: rolled back an interrupted install (nothing had been renamed); "
                         "the pair in place stays\n", r->verb);

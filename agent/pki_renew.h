@@ -79,7 +79,8 @@ RecoverStep install_recover_step(const char *target, const char *staged, const c
 
 /* The verbs (pki_renew.c), declared in verbs.h too. */
 int pending_request_load(const char *pki_dir, PendingRequest *ret); /* 0 none, 1 loaded, <0 error */
-/* A journal left by an interrupted install: 1 present, 0 none. */
+/* A journal left by an interrupted install: 1 present, 2 present and an
+ * installer is at work right now (it holds the lock), 0 none. */
 int install_journal_present(const char *pki_dir);
 /* `agv-agent run`, before the loop starts: complete (or undo) an install
  * that a crash or power loss interrupted, so the first assessment sees one

@@ -394,3 +394,35 @@ def test_agent_start_completes_interrupted_install(agents, dev):
     assert "completed an interrupted install" in a.log()
     assert not os.path.exists(os.path.join(a.pki_dir, "pending", "install.journal"))
     assert pair_matches(a.pki_dir)
+
+
+def test_between_the_renames(agents, dev):
+    """Installer stopped between its two renames: the disk holds the new key
+    and the old certificate; the agent keeps the old pair active (a warning,
+    never a mixed pair), `check` says an install is at work; once it goes
+    on, the new pair is activated."""
+    a = agents().start()
+    old_serial = cert_section(a)["serial"]
+    req = request(a, "--key-type", "ec-p256", "--out", dev.path("client.csr"))
+    dev.run(req["sign_command"])
+    new_serial = serial_of(read(dev.path("client.crt")))
+    p = subprocess.Popen([AGENT, "install-cert", "--config", a.config_path, dev.path("client.crt")],
+                         stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                         env=dict(os.environ, AGV_TEST_INSTALL_STOP_AT="key"))
+    try:
+        wait_until(lambda: open(f"/proc/{p.pid}/stat").read().split(") ")[1].startswith("T"), what="installer stopped")
+        assert not pair_matches(a.pki_dir)
+        st = wait_until(lambda: (lambda s: s["state"] == "renewal_pending" and s)(cert_section(a)),
+                        what="renewal pending")
+        assert st["serial"] == old_serial and a.status()["state"] == "warning"
+        chk = json.loads(a.cli("check", "--config", a.config_path, "--json").stdout)
+        assert "install_running" in [f["code"] for f in chk["findings"]], chk["findings"]
+        # a second installer waits its turn instead of "recovering" a live install
+        r = a.cli("install-cert", "--config", a.config_path, "--recover")
+        assert r.returncode == 1 and "another" in r.stderr
+    finally:
+        p.send_signal(signal.SIGCONT)
+        out, err = p.communicate(timeout=30 * SLOW)
+    assert p.returncode == 0, err
+    wait_until(lambda: cert_section(a)["serial"] == new_serial and cert_section(a)["state"] == "ok",
+               what="new pair active")
