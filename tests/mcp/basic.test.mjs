@@ -5,6 +5,19 @@ import { after, before, describe, it } from "node:test";
 import { spawn } from "node:child_process";
 import { Agent, AGENT, textOf, waitFor } from "./helpers.mjs";
 
+// Raw lines through `agv-agent mcp`, stdin then closed (a half-close: the
+// agent answers what is in flight, then closes); every message it sent back.
+function lineSession(agent, lines) {
+        return new Promise((resolve, reject) => {
+                const p = spawn(AGENT, ["mcp", "--socket", agent.mcpSocket]);
+                let buf = "";
+                p.stdout.on("data", (d) => (buf += d));
+                p.on("exit", () => resolve(buf.trim().split("\n").map((l) => JSON.parse(l))));
+                p.on("error", reject);
+                p.stdin.end(lines.join("\n") + "\n");
+        });
+}
+
 describe("SDK client over agv-agent mcp", () => {
         let agent;
         before(async () => {
@@ -54,16 +67,7 @@ describe("SDK client over agv-agent mcp", () => {
                         { jsonrpc: "2.0", method: "notifications/initialized" },
                         { jsonrpc: "2.0", id: "call", method: "tools/call", params: { name: "count", arguments: { n: 5, stepMs: 5 }, _meta: { progressToken: "tok-α" } } },
                 ].map((m) => JSON.stringify(m));
-                const out = await new Promise((resolve, reject) => {
-                        const p = spawn(AGENT, ["mcp", "--socket", agent.mcpSocket]);
-                        let buf = "";
-                        p.stdout.on("data", (d) => (buf += d));
-                        p.on("exit", () => resolve(buf));
-                        p.on("error", reject);
-                        // half-close: the agent answers what is in flight, then closes
-                        p.stdin.end(lines.join("\n") + "\n");
-                });
-                const msgs = out.trim().split("\n").map((l) => JSON.parse(l));
+                const msgs = await lineSession(agent, lines);
                 assert.equal(msgs[0].id, 1);
                 const progress = msgs.filter((m) => m.method === "notifications/progress");
                 assert.deepEqual(progress.map((m) => m.params.progress), [1, 2, 3, 4, 5]);
@@ -103,15 +107,7 @@ describe("SDK client over agv-agent mcp", () => {
                         { jsonrpc: "2.0", id: 2, method: "initialize", params: { protocolVersion: "1999-01-01", capabilities: {}, clientInfo: { name: "raw", version: "1" } } },
                 ].map((m) => JSON.stringify(m));
                 lines.push("{not json", "[]");
-                const out = await new Promise((resolve, reject) => {
-                        const p = spawn(AGENT, ["mcp", "--socket", agent.mcpSocket]);
-                        let buf = "";
-                        p.stdout.on("data", (d) => (buf += d));
-                        p.on("exit", () => resolve(buf));
-                        p.on("error", reject);
-                        p.stdin.end(lines.join("\n") + "\n");
-                });
-                const msgs = out.trim().split("\n").map((l) => JSON.parse(l));
+                const msgs = await lineSession(agent, lines);
                 assert.equal(msgs.length, 4);
                 assert.equal(msgs[0].result.protocolVersion, "2024-11-05");
                 assert.equal(msgs[0].result.serverInfo.name, "agv-demo-signer");

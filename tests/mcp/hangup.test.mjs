@@ -3,7 +3,8 @@
 // never answers: the agent must not spin, must cancel the child's work and
 // must free the request's slot ([child] request_timeout).
 import assert from "node:assert/strict";
-import { readFileSync } from "node:fs";
+import { execFileSync } from "node:child_process";
+import { readdirSync, readFileSync } from "node:fs";
 import net from "node:net";
 import { afterEach, describe, it } from "node:test";
 import { Agent, DEMO, NODE, sleep, textOf, waitFor } from "./helpers.mjs";
@@ -84,6 +85,33 @@ describe("hung-up clients and unanswered requests", () => {
                 await closed; // the agent closes once nothing is in flight
         });
 
+        it("an MCP socket flooded past the fd limit pauses instead of spinning, and recovers", async () => {
+                agent = await new Agent({ command: [NODE, DEMO] }).start();
+                const pid = agent.proc.pid;
+                const keep = await agent.client(); // an established session keeps working
+                const n = readdirSync(`/proc/${pid}/fd`).length;
+                execFileSync("prlimit", ["--pid", String(pid), `--nofile=${n + 3}:${n + 3}`]);
+                const flood = [];
+                try {
+                        for (let i = 0; i < 30; i++) {
+                                const s = net.connect(agent.mcpSocket);
+                                s.on("error", () => {});
+                                flood.push(s);
+                        }
+                        await waitFor(() => agent.log.some((l) => /accept\(\) on the MCP socket failed/.test(l)), "EMFILE reported");
+                        const before = busySeconds(pid);
+                        await sleep(2000);
+                        const busy = busySeconds(pid) - before;
+                        assert.ok(busy < 1, `agent was runnable ${busy.toFixed(2)}s of 2s with accept() failing`);
+                        assert.ok(agent.log.filter((l) => /accept\(\) on the MCP socket failed/.test(l)).length <= 2, "log rate-limited");
+                        assert.match(textOf(await keep.callTool({ name: "get_address", arguments: {} })), /^0x/);
+                } finally {
+                        for (const s of flood) s.destroy();
+                }
+                const c = await agent.client();
+                assert.match(textOf(await c.callTool({ name: "get_address", arguments: {} })), /^0x/);
+        });
+
         it("a request the signer never answers fails after [child] request_timeout and frees its slot", async () => {
                 agent = await new Agent({ command: [NODE, DEMO], child: { request_timeout: "1s" } }).start();
                 const c = await agent.client();
@@ -91,8 +119,9 @@ describe("hung-up clients and unanswered requests", () => {
                         c.callTool({ name: "count", arguments: { n: 100000, stepMs: 1000 } }),
                         (e) => e.code === -32016 && /request_timeout/.test(e.message),
                 );
-                const ch = await agent.child();
-                assert.equal(ch.requests_in_flight, 0);
+                // its slot is free (the count includes the agent's own pings,
+                // answered at once; the timed-out call would stay forever)
+                const ch = await agent.waitChild((x) => x.requests_in_flight === 0, "no request in flight");
                 assert.equal(ch.state, "running");
                 // the same client goes on
                 assert.match(textOf(await c.callTool({ name: "get_address", arguments: {} })), /^0x/);
