@@ -427,6 +427,9 @@ def main():
                 pass
         subprocess.run(["rm", "-rf", tmp], check=False)
 
+    down = sorted(round((t1 - t0) * 1000) for t0, t1 in windows)
+    r["child_down_ms"] = {"n": len(down), "p50": down[len(down) // 2] if down else None,
+                          "max": down[-1] if down else None}
     am = sorted(r["activation_ms"])
     r["activation_ms"] = {"n": len(am), "p50": am[len(am) // 2] if am else None,
                           "max": am[-1] if am else None}
