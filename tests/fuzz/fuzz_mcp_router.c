@@ -8,6 +8,8 @@
  *   'e' / 'E' the child answers its last request with a result / an error
  *   'O'      that answer was too large       'i' an internal request (ping)
  *   't'      mcp_find_trailing_id on the payload
+ *   'T'      the clock moves <payload digit + 1> s; expire requests (timeout 5 s)
+ *   'L'      tools/list_changed to the clients that listed tools
  * Invariants: every line the router sends is one JSON object; a response
  * reaches a client only with an id that client used; when every client is
  * gone and every child dead, nothing is left in flight. */
@@ -23,6 +25,7 @@ typedef struct State {
         size_t n_ids[CLIENTS + 1];
         int64_t last_request[16];               /* per backend: last upstream id sent */
         unsigned internal_done;
+        uint64_t now; /* the router's monotonic clock, µs */
 } State;
 
 static const char INIT[] = "{\"protocolVersion\":\"2025-06-18\",\"capabilities\":{\"tools\":{}},"
@@ -75,7 +78,11 @@ static void cb_internal(McpRouter *r, void *u, unsigned backend, json_object *re
         s->internal_done++;
 }
 
-static const McpRouterCallbacks cbs = { cb_client, cb_backend, cb_idle, cb_tool };
+static uint64_t cb_now(void *u) {
+        return ((State *) u)->now;
+}
+
+static const McpRouterCallbacks cbs = { cb_client, cb_backend, cb_idle, cb_tool, cb_now };
 
 static void remember_id(State *s, unsigned client, const char *line, size_t len) {
         json_tokener *tok = json_tokener_new();
@@ -88,13 +95,14 @@ static void remember_id(State *s, unsigned client, const char *line, size_t len)
 }
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
-        State s = {};
+        State s = { .now = 1000 * USEC_PER_SEC };
         McpRouter *r = NULL;
         unsigned active = 1, previous = 0, next_backend = 2;
         bool have_client4 = false;
         json_object *init = json_tokener_parse(INIT);
 
         FUZZ_CHECK(mcp_router_new(&cbs, &s, &r) == 0);
+        mcp_router_set_request_timeout(r, 5 * USEC_PER_SEC);
         FUZZ_CHECK(mcp_router_backend_add(r, 1) == 0);
         mcp_router_backend_set_init(r, 1, init);
         mcp_router_set_active(r, 1);
@@ -181,6 +189,16 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
                         (void) mcp_find_trailing_id(payload, plen, &id);
                         break;
                 }
+                case 'T': {
+                        s.now += (uint64_t) (plen > 0 && payload[0] >= '0' && payload[0] <= '9' ? payload[0] - '0' + 1 : 1) *
+                                 USEC_PER_SEC;
+                        uint64_t next = mcp_router_expire(r, s.now);
+                        FUZZ_CHECK(next > s.now); /* nothing past its deadline stays */
+                        break;
+                }
+                case 'L':
+                        mcp_router_notify_listers(r, "tools/list", "notifications/tools/list_changed");
+                        break;
                 default:
                         break;
                 }
