@@ -1334,8 +1334,12 @@ static void update_timers(Child *c) {
         }
         if (serving && cfg(c)->health_tool && cfg(c)->health_interval > 0) {
                 if (!c->health_timer) {
-                        /* First check soon after start, then every interval. */
-                        if (sd_event_add_time_relative(e, &c->health_timer, CLOCK_MONOTONIC, 0, 0, on_health_timer,
+                        /* First check at once, then every interval; while a
+                         * replacement handshakes the old child is not worth
+                         * a first probe: the new one gets its own when it
+                         * serves (now_serving), the old one if it fails. */
+                        usec_t first = c->fsm.state == CHILD_REPLACING ? cfg(c)->health_interval : 0;
+                        if (sd_event_add_time_relative(e, &c->health_timer, CLOCK_MONOTONIC, first, 0, on_health_timer,
                                                        c) < 0)
                                 log_warning("Cannot arm the signer health check timer");
                 }
@@ -1477,6 +1481,8 @@ static ChildEvent perform(Child *c, unsigned a) {
                 Proc *p = c->candidate;
                 c->candidate = NULL;
                 c->replacement_failed = true;
+                if (!c->health_known) /* e.g. health_tool added by the reload that failed */
+                        c->health_timer = sd_event_source_disable_unref(c->health_timer);
                 log_warning("Replacement signer failed (%s); the old one keeps serving", strna(c->last_error));
                 if (p) {
                         proc_unroute(p, MCP_ERR_CHILD_EXITED, "replacement discarded");

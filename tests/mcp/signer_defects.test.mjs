@@ -91,6 +91,20 @@ describe("real-signer defects (demo signer)", () => {
                 assert.ok(after);
         });
 
+        it("2: a reload that adds health_tool with a replacement probes only the new child", async () => {
+                agent = await new Agent({ command: demo("--fail-health") }).start();
+                const old = (await agent.child()).pid;
+                agent.sections.child.command = `${NODE} ${DEMO}`;
+                agent.sections.child.health_tool = "health_check";
+                agent.sections.child.health_interval = "1h";
+                agent.writeConfig();
+                await agent.control("reload");
+                const child = await agent.waitChild((ch) => ch.pid !== old && ch.health.ok === true, "new child probed");
+                assert.equal(child.health.pid, child.pid);
+                // the old child (whose health_check fails) was never asked
+                assert.ok(!agent.log.some((l) => /Signer health check health_check failed/.test(l)), agent.log.join("\n"));
+        });
+
         it("3: a crash whose stdout closes first is logged as unexpected with its status and last error line", async () => {
                 agent = await new Agent({ command: demo("--crash-after=0") }).start();
                 const c = await agent.client();
