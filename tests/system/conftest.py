@@ -25,6 +25,8 @@ from nspawn import Container  # noqa: E402
 # Read-only views of source-tree parts the container needs.
 DEMO_SIGNER = os.path.join(SOURCE_DIR, "contrib", "demo-signer")
 MCP_TESTS = os.path.join(SOURCE_DIR, "tests", "mcp")
+# The real signer, installed in the build tree by contrib/real-signer.sh.
+REAL_SIGNER = os.environ.get("AGV_REAL_SIGNER_PREFIX") or os.path.join(BUILD_DIR, "real-signer")
 
 
 def require_root():
@@ -73,6 +75,8 @@ def container(deb):
     """A booted Debian 12 systemd with the package installed, not enabled."""
     require_root()
     binds = [(DEMO_SIGNER, "/opt/agv-demo-signer")] if os.path.isdir(DEMO_SIGNER) else []
+    if os.path.exists(os.path.join(REAL_SIGNER, "bin", "agentic-vault-mcp")):
+        binds.append((REAL_SIGNER, "/opt/agv-real-signer"))
     with Container(workdir=tempfile.gettempdir(), binds_ro=binds) as c:
         # A VM has no policy-rc.d; a Docker-built host's (exit 101) would be
         # seen through the /usr overlay and make deb-systemd-invoke skip the

@@ -13,10 +13,11 @@ import os
 import re
 import subprocess
 import time
+import urllib.request
 
 import pytest
 
-from conftest import DEMO_SIGNER, MCP_TESTS, SANITIZED, SOURCE_DIR
+from conftest import DEMO_SIGNER, MCP_TESTS, REAL_SIGNER, SANITIZED, SOURCE_DIR
 import agvtest  # tests/integration: OpenSSL-backed test PKIs
 
 UNIT = "agv-agent.service"
@@ -258,9 +259,11 @@ def test_reload_applies_and_refuses_invalid(container):
              what="client.key back to 0440")
 
 
-def mcp_loop(c):
+def mcp_loop(c, tool=None):
     sdk = os.path.join(MCP_TESTS, "node_modules", "@modelcontextprotocol", "sdk")
     env = dict(os.environ, AGV_MCP_SDK=sdk)
+    if tool:
+        env["AGV_MCP_TOOL"] = tool
     p = subprocess.Popen(["/usr/bin/node", os.path.join(os.path.dirname(__file__), "mcp_loop.mjs"),
                           "nsenter", "-t", str(c.leader), "-a", "-r", "-w", "agv-agent", "mcp"],
                          stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
@@ -309,6 +312,86 @@ def test_renewal_under_load(container, pki, on_renewal):
     if on_renewal == "none":
         assert child_pid(st) == pid
     c.current = cert
+
+
+def real_signer_ready():
+    return os.path.exists(os.path.join(REAL_SIGNER, "bin", "agentic-vault-mcp"))
+
+
+def test_real_signer_under_hardened_unit(container, pki):
+    """agentic-vault-mcp itself (Node, AWS SDK) as user agentic-vault under
+    the unit's full hardening: it starts, its health check reaches the
+    tests' KMS stand-in (SigV4 checked), a tool call through the agent works
+    and it survives a renewal (on_renewal = restart) with zero failed calls.
+    Its audit lines land in the journal with a priority and AGV_CHILD_*."""
+    if not real_signer_ready():
+        pytest.skip("the real signer is not installed in %s (contrib/real-signer.sh: %s)" % (
+            REAL_SIGNER, open(os.path.join(REAL_SIGNER, "UNAVAILABLE")).read().strip()
+            if os.path.exists(os.path.join(REAL_SIGNER, "UNAVAILABLE")) else "not run"))
+    c = container
+    secret = "agv-system-secret-%d" % os.getpid()
+    kms = subprocess.Popen(["/usr/bin/python3", os.path.join(SOURCE_DIR, "tests", "aws", "kms_standin.py"),
+                            "--access-key", "AKIAAGVSYSTEMTEST01", "--secret-key", secret],
+                           stdout=subprocess.PIPE, text=True)
+    try:
+        info = json.loads(kms.stdout.readline())
+        # the container shares the host's network namespace: loopback reaches the stand-in
+        write_dropin(c, "[agent]\nlog_level = info\n[child]\n"
+                     "command = /opt/agv-real-signer/bin/agentic-vault-mcp --key-id alias/agentic-vault-signer "
+                     "--region eu-west-1 --expected-address %s\n"
+                     "user = agentic-vault\ngroup = agentic-vault\n"
+                     "environment = AWS_ENDPOINT_URL_KMS=http://127.0.0.1:%d AWS_ACCESS_KEY_ID=AKIAAGVSYSTEMTEST01 "
+                     "AWS_SECRET_ACCESS_KEY=%s HOME=/var/lib/agv-agent/signer\n"
+                     "health_tool = health_check\nrestart_on_tool_failure = health_check:1\n"
+                     "ping_timeout = 30s\nping_interval = 60s\non_renewal = restart\n"
+                     % (info["address"], info["port"], secret))
+        c.run(["systemctl", "reload", UNIT])
+        def healthy_signer(s, not_pid=None):
+            # healthy, the result of this very child, and that child is the real signer
+            h = ((s or {}).get("child") or {}).get("health") or {}
+            pid = child_pid(s)
+            if not pid or pid == not_pid or h.get("ok") is not True or h.get("pid") != pid:
+                return None
+            cmd = c.run(["cat", "/proc/%d/cmdline" % pid], check=False).stdout
+            return s if "agentic-vault-mcp" in cmd else None
+
+        st = wait_for(lambda: healthy_signer(status(c)[1]), timeout=120, what="the real signer to be healthy")
+        pid = child_pid(st)
+        assert not [r for r in st["reasons"] if r["code"].startswith("child_")], st["reasons"]
+        # it runs as the unit's signer user, in the unit's cgroup
+        assert c.run(["stat", "-c", "%U", "/proc/%d" % pid]).stdout.strip() == "agentic-vault"
+
+        loop = mcp_loop(c, "get_address")
+        try:
+            cert, key = pki.client(days=365)
+            deploy_pair_like_the_guide(c, cert, key)
+            wait_for(lambda: healthy_signer(status(c)[1], not_pid=pid), timeout=120,
+                     what="the real signer to be replaced after the renewal and healthy")
+            time.sleep(1)  # keep calling across the switch a little longer
+        finally:
+            result = finish_loop(loop)
+        assert result["calls"] > 0
+        assert result["failures"] == 0, result
+        c.current = cert
+
+        with urllib.request.urlopen("http://127.0.0.1:%d/_standin/stats" % info["port"], timeout=10) as r:
+            stats = json.load(r)
+        assert stats["refused"] == {}, stats
+        assert stats["ok"].get("GetPublicKey", 0) >= 2  # two signers, each looked up the key
+        # the audit lines in the real journal: a readable message, info priority, fields kept
+        audit = [e for e in journal(c, "AGV_CHILD_ACTION=get_address")]
+        assert audit, "no get_address audit line in the journal"
+        assert audit[-1]["PRIORITY"] == "6"
+        assert audit[-1]["MESSAGE"].split(": ", 1)[1].startswith("get_address approved: Retrieved wallet address")
+        assert audit[-1]["AGV_CHILD_RESULT"] == "approved"
+        # Node 20 warns at start (the signer wants 22); logged, never fatal
+        st = status(c)[1]
+        assert st["child"]["restarts"] == 0, st["child"]
+    finally:
+        kms.kill()
+        kms.wait()
+        write_dropin(c, base_dropin())
+        c.run(["systemctl", "reload", UNIT], check=False)
 
 
 def test_watchdog_restarts_frozen_agent(container):
