@@ -234,41 +234,32 @@ static void test_audit_lines(void **state) {
         strv_free(fields);
         fields = NULL;
 
-        const char *approved = "{\"action\":\"get_address\",\"what\":\"Retrieved address\",\"why\":\"ok\",\"result\":\"approved\"}";
-        assert_int_equal(child_parse_stderr_line(approved, strlen(approved), &prio, &msg, &fields, &kind), 0);
-        assert_int_equal(kind, CHILD_AUDIT_APPROVED);
-        assert_int_equal(prio, LOG_INFO);
-        assert_string_equal(msg, "get_address approved: Retrieved address (ok)");
-        free(msg);
-        strv_free(fields);
-        fields = NULL;
-
-        const char *error = "{\"action\":\"health_check\",\"why\":\"KMS unreachable\",\"result\":\"error\"}";
-        assert_int_equal(child_parse_stderr_line(error, strlen(error), &prio, &msg, &fields, &kind), 0);
-        assert_int_equal(kind, CHILD_AUDIT_ERROR);
-        assert_int_equal(prio, LOG_ERR);
-        assert_string_equal(msg, "health_check failed: KMS unreachable");
-        free(msg);
-        strv_free(fields);
-        fields = NULL;
-
-        /* the fatal start-up line is not an audit line: level/message as before */
-        const char *fatal = "{\"timestamp\":\"x\",\"service\":\"agentic-vault-mcp\",\"level\":\"error\",\"message\":\"--key-id or VAULT_KEY_ID environment variable is required\"}";
-        assert_int_equal(child_parse_stderr_line(fatal, strlen(fatal), &prio, &msg, &fields, &kind), 0);
-        assert_int_equal(kind, CHILD_AUDIT_NONE);
-        assert_int_equal(prio, LOG_ERR);
-        assert_string_equal(msg, "--key-id or VAULT_KEY_ID environment variable is required");
-        free(msg);
-        strv_free(fields);
-        fields = NULL;
-
-        /* an unknown result is not counted */
-        const char *odd = "{\"action\":\"x\",\"result\":\"maybe\",\"message\":\"m\"}";
-        assert_int_equal(child_parse_stderr_line(odd, strlen(odd), &prio, &msg, &fields, &kind), 0);
-        assert_int_equal(kind, CHILD_AUDIT_NONE);
-        assert_string_equal(msg, "m");
-        free(msg);
-        strv_free(fields);
+        static const struct {
+                const char *line;
+                ChildAudit kind;
+                int prio;
+                const char *message;
+        } cases[] = {
+                { "{\"action\":\"get_address\",\"what\":\"Retrieved address\",\"why\":\"ok\",\"result\":\"approved\"}",
+                  CHILD_AUDIT_APPROVED, LOG_INFO, "get_address approved: Retrieved address (ok)" },
+                { "{\"action\":\"health_check\",\"why\":\"KMS unreachable\",\"result\":\"error\"}", CHILD_AUDIT_ERROR,
+                  LOG_ERR, "health_check failed: KMS unreachable" },
+                /* the fatal start-up line is not an audit line: level/message as before */
+                { "{\"timestamp\":\"x\",\"service\":\"agentic-vault-mcp\",\"level\":\"error\",\"message\":\"--key-id or "
+                  "VAULT_KEY_ID environment variable is required\"}",
+                  CHILD_AUDIT_NONE, LOG_ERR, "--key-id or VAULT_KEY_ID environment variable is required" },
+                /* an unknown result is not counted */
+                { "{\"action\":\"x\",\"result\":\"maybe\",\"message\":\"m\"}", CHILD_AUDIT_NONE, LOG_INFO, "m" },
+        };
+        for (size_t i = 0; i < ELEMENTSOF(cases); i++) {
+                assert_int_equal(child_parse_stderr_line(cases[i].line, strlen(cases[i].line), &prio, &msg, &fields, &kind), 0);
+                assert_int_equal(kind, cases[i].kind);
+                assert_int_equal(prio, cases[i].prio);
+                assert_string_equal(msg, cases[i].message);
+                free(msg);
+                strv_free(fields);
+                fields = NULL;
+        }
 }
 
 int main(void) {
