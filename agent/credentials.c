@@ -129,37 +129,47 @@ RaParams credentials_params(const CredentialsSection *c, uint64_t now) {
         };
 }
 
+int credentials_read_file(const char *path, char **ret, size_t *len) {
+        _cleanup_close_ int fd = open(path, O_RDONLY | O_CLOEXEC | O_NOCTTY | O_NONBLOCK);
+        struct stat st;
+        char *d;
+        ssize_t n;
+
+        if (fd < 0 || fstat(fd, &st) < 0)
+                return -errno;
+        if (!S_ISREG(st.st_mode) || st.st_size > (off_t) PKI_FILE_MAX)
+                return -EFBIG;
+        d = malloc((size_t) st.st_size + 1);
+        if (!d)
+                return -ENOMEM;
+        n = read(fd, d, (size_t) st.st_size);
+        if (n < 0) {
+                int r = -errno;
+                free(d);
+                return r;
+        }
+        d[n] = '\0';
+        *ret = d;
+        *len = (size_t) n;
+        return 0;
+}
+
 int credentials_load_intermediates(const char *path, STACK_OF(X509) **ret, char **why) {
-        _cleanup_close_ int fd = -1;
         _cleanup_free_ char *data = NULL;
         Findings f = {};
-        struct stat st;
-        ssize_t n;
+        size_t n = 0;
         int r;
 
         *ret = NULL;
         if (!path)
                 return 0;
-        fd = open(path, O_RDONLY | O_CLOEXEC | O_NOCTTY | O_NONBLOCK);
-        if (fd < 0 || fstat(fd, &st) < 0) {
-                r = -errno;
-                *why = strprintf("cannot read intermediates %s: %s", path, strerror(-r));
+        r = credentials_read_file(path, &data, &n);
+        if (r < 0) {
+                *why = r == -EFBIG ? strprintf("intermediates %s is not a regular file under 1 MiB", path)
+                                   : strprintf("cannot read intermediates %s: %s", path, strerror(-r));
                 return r;
         }
-        if (!S_ISREG(st.st_mode) || st.st_size > (off_t) (1024 * 1024)) {
-                *why = strprintf("intermediates %s is not a regular file under 1 MiB", path);
-                return -EINVAL;
-        }
-        data = malloc((size_t) st.st_size + 1);
-        if (!data)
-                return -ENOMEM;
-        n = read(fd, data, (size_t) st.st_size);
-        if (n < 0) {
-                r = -errno;
-                *why = strprintf("cannot read intermediates %s: %s", path, strerror(-r));
-                return r;
-        }
-        r = pki_parse_bundle(data, (size_t) n, path, ret, &f);
+        r = pki_parse_bundle(data, n, path, ret, &f);
         if (r < 0 || !*ret || sk_X509_num(*ret) == 0) {
                 *why = strprintf("intermediates %s holds no PEM certificate%s%s", path, f.n > 0 ? ": " : "",
                                 f.n > 0 ? f.items[0].message : "");

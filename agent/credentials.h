@@ -19,6 +19,8 @@ extern const ModuleOps credentials_module;
 
 /* The parameters of one exchange from a [credentials] section. */
 RaParams credentials_params(const CredentialsSection *c, uint64_t now);
+/* Read a small regular file (<= 1 MiB; -EFBIG otherwise), NUL-terminated. */
+int credentials_read_file(const char *path, char **ret, size_t *len);
 /* Read the [credentials] intermediates file into a stack (NULL path: *ret
  * NULL). 0 or a negative errno with *why (malloc'd). */
 int credentials_load_intermediates(const char *path, STACK_OF(X509) **ret, char **why);

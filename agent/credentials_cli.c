@@ -4,6 +4,7 @@
  * nor reads a key; only a direct exchange does. */
 #include <fcntl.h>
 #include <getopt.h>
+#include <stdarg.h>
 #include <sys/stat.h>
 #include <time.h>
 
@@ -108,37 +109,12 @@ static int exchange_once(const CredentialsSection *cs, X509 *cert, EVP_PKEY *key
         return o.k;
 }
 
-static int read_small_file(const char *path, char **ret, size_t *len) {
-        _cleanup_close_ int fd = open(path, O_RDONLY | O_CLOEXEC | O_NOCTTY | O_NONBLOCK);
-        struct stat st;
-        char *d;
-        ssize_t n;
-
-        if (fd < 0 || fstat(fd, &st) < 0)
-                return -errno;
-        if (!S_ISREG(st.st_mode) || st.st_size > (off_t) PKI_FILE_MAX)
-                return -EINVAL;
-        d = malloc((size_t) st.st_size + 1);
-        if (!d)
-                return -ENOMEM;
-        n = read(fd, d, (size_t) st.st_size);
-        if (n < 0) {
-                int r = -errno;
-                free(d);
-                return r;
-        }
-        d[n] = '\0';
-        *ret = d;
-        *len = (size_t) n;
-        return 0;
-}
-
 static int load_cert(const char *path, X509 **ret, char **why) {
         _cleanup_free_ char *data = NULL;
         STACK_OF(X509) *extra = NULL;
         Findings f = {};
         size_t len = 0;
-        int r = read_small_file(path, &data, &len);
+        int r = credentials_read_file(path, &data, &len);
 
         *ret = NULL;
         if (r < 0) {
@@ -163,7 +139,7 @@ static int load_key(const char *path, EVP_PKEY **ret, char **why) {
         _cleanup_free_ char *data = NULL;
         Findings f = {};
         size_t len = 0;
-        int r = read_small_file(path, &data, &len);
+        int r = credentials_read_file(path, &data, &len);
 
         *ret = NULL;
         if (r < 0) {
@@ -209,6 +185,22 @@ static int exit_for_error(const RaError *e) {
 }
 
 /* ---- credential-process ------------------------------------------------------- */
+
+static char *mfree(char *s) {
+        free(s);
+        return NULL;
+}
+
+static char *strprintf_cp(const char *fmt, ...) _printf_(1, 2);
+static char *strprintf_cp(const char *fmt, ...) {
+        va_list ap;
+        char *s;
+        va_start(ap, fmt);
+        if (vasprintf(&s, fmt, ap) < 0)
+                s = NULL;
+        va_end(ap);
+        return s;
+}
 
 typedef struct CpOptions {
         const char *socket, *config;
@@ -329,7 +321,7 @@ static void print_reply(json_object *result) {
 
 /* Ask the agent. Returns 0 printed, or the exit code for this failure (and
  * *fallback when a direct exchange may still help). */
-static int ask_agent(const CpOptions *o, const char *fingerprint, bool *fallback) {
+static int ask_agent(const CpOptions *o, const char *fingerprint, bool *fallback, char **deferred) {
         _cleanup_free_ char *path = control_socket_resolve(o->socket, o->config);
         _cleanup_json_ json_object *args = json_object_new_object(), *result = NULL;
         uint64_t deadline = now_mono() + (uint64_t) o->timeout_ms * USEC_PER_MSEC;
@@ -356,7 +348,7 @@ static int ask_agent(const CpOptions *o, const char *fingerprint, bool *fallback
                 }
                 if (r < 0) {
                         *fallback = true;
-                        fprintf(stderr, "agv-agent credential-process: %s\n", message ? message : strerror(-r));
+                        *deferred = strprintf_cp("%s", message ? message : strerror(-r));
                         return EXIT_CP_UNAVAILABLE;
                 }
                 if (streq(strempty(code), "credentials_pending") && now_mono() < deadline) {
@@ -364,7 +356,9 @@ static int ask_agent(const CpOptions *o, const char *fingerprint, bool *fallback
                         (void) usleep(100 * 1000);
                         continue;
                 }
-                fprintf(stderr, "agv-agent credential-process: %s (%s)\n", strna(message), strna(code));
+                /* said now only when no direct exchange can follow: a
+                 * successful fallback prints nothing but the JSON */
+                *deferred = strprintf_cp("%s (%s)", strna(message), strna(code));
                 if (streq(strempty(code), "forbidden")) {
                         *fallback = true;
                         return EXIT_CP_NOPERM;
@@ -373,13 +367,15 @@ static int ask_agent(const CpOptions *o, const char *fingerprint, bool *fallback
                         *fallback = true;
                         return EXIT_CP_CONFIG;
                 }
+                fprintf(stderr, "agv-agent credential-process: %s\n", *deferred);
+                *deferred = mfree(*deferred);
                 if (streq(strempty(code), "credentials_rejected"))
                         return EXIT_CP_PROTOCOL;
                 return EXIT_CP_TEMPFAIL; /* unavailable, pending past the deadline */
         }
 }
 
-static int direct_exchange(const CpOptions *o, X509 *cert) {
+static int direct_exchange(const CpOptions *o, X509 *cert, int agent_code) {
         _cleanup_free_ char *region = NULL, *endpoint = NULL, *why = NULL;
         EVP_PKEY *key = NULL;
         CredentialsSection cs = {};
@@ -392,7 +388,8 @@ static int direct_exchange(const CpOptions *o, X509 *cert) {
         if (r < 0) {
                 fprintf(stderr, "agv-agent credential-process: %s%s\n", strna(why),
                         r == -EACCES ? " (the agent serves credentials without key access: run it with [credentials])" : "");
-                return EXIT_CP_NOINPUT;
+                /* no key access is the normal case of a caller the agent should serve: its answer is the failure */
+                return r == -EACCES ? agent_code : EXIT_CP_NOINPUT;
         }
         if (EVP_PKEY_eq(X509_get0_pubkey(cert), key) != 1) {
                 fprintf(stderr, "agv-agent credential-process: the private key %s does not belong to the certificate %s\n",
@@ -440,7 +437,7 @@ static int direct_exchange(const CpOptions *o, X509 *cert) {
 int verb_credential_process(int argc, char **argv) {
         CpOptions o = { .timeout_ms = 30000 };
         bool help = false, direct = false, fallback = false;
-        _cleanup_free_ char *fp = NULL, *why = NULL;
+        _cleanup_free_ char *fp = NULL, *why = NULL, *deferred = NULL;
         X509 *cert = NULL;
         int r;
 
@@ -463,12 +460,16 @@ int verb_credential_process(int argc, char **argv) {
                 }
                 fp = cert_fingerprint(cert);
         }
-        r = ask_agent(&o, fp, &fallback);
+        r = ask_agent(&o, fp, &fallback, &deferred);
         if (r == 0 || !direct || !fallback) {
+                if (deferred)
+                        fprintf(stderr, "agv-agent credential-process: %s\n", deferred);
                 X509_free(cert);
                 return r;
         }
-        r = direct_exchange(&o, cert);
+        r = direct_exchange(&o, cert, r);
+        if (r != 0 && deferred)
+                fprintf(stderr, "agv-agent credential-process: (the agent: %s)\n", deferred);
         X509_free(cert);
         return r;
 }
