@@ -30,9 +30,11 @@ work=$(mktemp -d "${TMPDIR:-/tmp}/agv-deb.XXXXXX")
 trap 'rm -rf "$work"' EXIT INT TERM
 mkdir "$work/agv-agent"
 if git -C "$src" rev-parse --is-inside-work-tree >/dev/null 2>&1; then
-        # Tracked plus new, not ignored files: what the next commit would hold.
-        git -C "$src" ls-files -z -co --exclude-standard |
-                (cd "$src" && xargs -0 -r cp -a --parents -t "$work/agv-agent")
+        # Tracked plus new, not ignored files (minus deleted ones): what
+        # the next commit would hold.
+        (cd "$src" && git ls-files -z -co --exclude-standard |
+                xargs -0 -r sh -c 'for f; do [ -e "$f" ] && printf "%s\0" "$f"; done; exit 0' sh |
+                xargs -0 -r cp -a --parents -t "$work/agv-agent")
 else
         tar -C "$src" --exclude='./build*' --exclude='./obj-*' --exclude=node_modules \
                 --exclude='./debian/.debhelper' --exclude='./debian/agv-agent' -cf - . |
