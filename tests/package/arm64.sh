@@ -25,7 +25,7 @@ dpkg --print-foreign-architectures | grep -qx arm64 ||
         skip "arm64 is not a dpkg architecture on this machine: contrib/install-deps.sh adds it only when the arm64 archive can be reached (see its output)"
 apt-cache show libc6:arm64 >/dev/null 2>&1 ||
         skip "the arm64 archive is not in apt's lists (apt-get update could not fetch it)"
-if ! missing=$(dpkg-checkbuilddeps -a arm64 2>&1); then
+if ! missing=$(dpkg-checkbuilddeps -a arm64 "$src/debian/control" 2>&1); then
         fail "$missing (contrib/install-deps.sh installs them)"
 fi
 qemu=$(command -v qemu-aarch64-static) || fail "qemu-aarch64-static missing (apt-get install qemu-user-static)"
