@@ -21,6 +21,7 @@ fail() {
         exit 1
 }
 
+[ "${AGV_ARM64:-1}" != 0 ] || skip "AGV_ARM64=0"
 dpkg --print-foreign-architectures | grep -qx arm64 ||
         skip "arm64 is not a dpkg architecture on this machine: contrib/install-deps.sh adds it only when the arm64 archive can be reached (see its output)"
 apt-cache show libc6:arm64 >/dev/null 2>&1 ||
