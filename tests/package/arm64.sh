@@ -35,7 +35,7 @@ rm -rf "$out"
 mkdir -p "$out"
 log=$out/build.log
 # Bounded: a cross build that hangs (e.g. a unit test stuck in qemu) fails.
-if ! timeout 1000 "$src/contrib/build-deb.sh" -a arm64 -o "$out" >"$log" 2>&1; then
+if ! timeout 1500 "$src/contrib/build-deb.sh" -a arm64 -o "$out" >"$log" 2>&1; then
         tail -n 60 "$log" >&2
         fail "dpkg-buildpackage -a arm64 failed (log: $log)"
 fi
