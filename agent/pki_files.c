@@ -501,6 +501,22 @@ typedef struct ScanCache {
 
 static ScanCache scan_cache;
 
+/* A scan cut short resumes where it stopped (readdir order) instead of
+ * re-walking what it judged: the CA keys found earlier in the round are
+ * carried by name. A change of the directory (its mtime) starts a new round. */
+static struct {
+        unsigned resume;          /* entries of the round already judged */
+        struct timespec dir_mtim;
+        char **found;             /* names of CA keys found earlier in the round */
+        char *dir;
+} scan_round;
+
+static void scan_round_reset(void) {
+        scan_round.resume = 0;
+        strv_free(scan_round.found);
+        scan_round.found = NULL;
+}
+
 static int verdict_cmp(const void *a, const void *b) {
         const ScanVerdict *x = a, *y = b;
         if (x->dev != y->dev)
@@ -556,6 +572,9 @@ static bool ca_set_hash(STACK_OF(X509) *ca, unsigned char out[32]) {
 void pki_scan_cache_flush(void) {
         free(scan_cache.v);
         scan_cache = (ScanCache) {};
+        scan_round_reset();
+        free(scan_round.dir);
+        scan_round.dir = NULL;
 }
 
 size_t pki_scan_cache_size(void) {
@@ -575,11 +594,13 @@ int pki_scan_ca_keys(const char *dir, STACK_OF(X509) *ca, const char *const *own
 int pki_scan_ca_keys_bounded(const char *dir, STACK_OF(X509) *ca, const char *const *own, usec_t budget,
                              Findings *f, bool *ret_incomplete) {
         _cleanup_close_ int dfd = -1;
+        _cleanup_strv_free_ char **found = NULL;
         ScanCache next = {};
         unsigned char ca_md[32];
         usec_t start = mono_usec();
-        unsigned seen = 0, decoded = 0;
+        unsigned decoded = 0, index = 0, skip;
         bool use_cache, incomplete = false;
+        struct stat dst;
         DIR *d;
         struct dirent *de;
         int r = 0;
@@ -599,6 +620,17 @@ int pki_scan_ca_keys_bounded(const char *dir, STACK_OF(X509) *ca, const char *co
                 pki_scan_cache_flush();
                 memcpy(scan_cache.ca_md, ca_md, 32);
         }
+        /* resume a round only in the same, unchanged directory, and only
+         * when bounded (an unbounded scan always walks everything) */
+        if (budget == 0 || fstat(dirfd(d), &dst) < 0 || !scan_round.dir || !streq(scan_round.dir, dir) ||
+            dst.st_mtim.tv_sec != scan_round.dir_mtim.tv_sec || dst.st_mtim.tv_nsec != scan_round.dir_mtim.tv_nsec)
+                scan_round_reset();
+        skip = scan_round.resume;
+        STRV_FOREACH(n, scan_round.found)
+                if (strv_extend(&found, *n) < 0) {
+                        closedir(d);
+                        return -ENOMEM;
+                }
         while ((de = readdir(d))) {
                 _cleanup_close_ int fd = -1;
                 _cleanup_free_ char *data = NULL, *p = NULL;
@@ -609,13 +641,15 @@ int pki_scan_ca_keys_bounded(const char *dir, STACK_OF(X509) *ca, const char *co
 
                 if (de->d_name[0] == '.' && (!de->d_name[1] || (de->d_name[1] == '.' && !de->d_name[2])))
                         continue;
+                if (index++ < skip)
+                        continue; /* judged earlier in this round */
                 /* bounded: a directory of 30,000 files must not hold the loop
                  * (or the watchdog); the rest is looked at by the next pass */
                 if (budget > 0 && decoded > 0 && mono_usec() - start > budget) { /* >= 1 read: progress */
                         incomplete = true;
+                        index--;
                         break;
                 }
-                seen++;
                 if (fstatat(dirfd(d), de->d_name, &st, AT_SYMLINK_NOFOLLOW) < 0 || !S_ISREG(st.st_mode))
                         continue;
                 named = pki_name_looks_like_ca_key(de->d_name) && !is_own(dir, de->d_name, own);
@@ -646,29 +680,49 @@ int pki_scan_ca_keys_bounded(const char *dir, STACK_OF(X509) *ca, const char *co
                         if (!match)
                                 continue;
                 }
-                if (asprintf(&p, "%s/%s", dir, de->d_name) < 0) {
+                if (asprintf(&p, "%s%s/%s", named ? "N" : "C", dir, de->d_name) < 0 || strv_extend(&found, p) < 0) {
                         r = -ENOMEM;
                         break;
                 }
-                findings_add(f, HEALTH_CRITICAL, FINDING_OTHER, "ca_key_present", p,
-                             "Move the CA key off this VM (1Password or offline storage, deployment guide step 3) and delete it here",
-                             named ? "%s looks like a CA private key; the CA key must never be on the VM"
-                                   : "%s is the private key of the CA certificate; the CA key must never be on the VM",
-                             de->d_name);
         }
         closedir(d);
+        /* one finding per CA key of the round, this slice's and earlier ones */
+        STRV_FOREACH(n, found) {
+                const char *path = *n + 1, *name = strrchr(path, '/') + 1;
+                findings_add(f, HEALTH_CRITICAL, FINDING_OTHER, "ca_key_present", path,
+                             "Move the CA key off this VM (1Password or offline storage, deployment guide step 3) and delete it here",
+                             **n == 'N' ? "%s looks like a CA private key; the CA key must never be on the VM"
+                                        : "%s is the private key of the CA certificate; the CA key must never be on the VM",
+                             name);
+        }
+        if (budget > 0) {
+                if (incomplete) {
+                        char *dcopy = strdup(dir);
+                        if (!dcopy) {
+                                free(next.v);
+                                return -ENOMEM;
+                        }
+                        free(scan_round.dir);
+                        scan_round.dir = dcopy;
+                        scan_round.resume = index;
+                        scan_round.dir_mtim = dst.st_mtim;
+                        strv_free(scan_round.found);
+                        scan_round.found = TAKE_PTR(found);
+                } else
+                        scan_round_reset();
+        }
         if (r < 0) {
                 free(next.v);
                 return r;
         }
         if (use_cache) {
-                /* entries not seen by a complete scan are gone; a partial
-                 * scan keeps the verdicts it did not reach */
+                /* entries not seen by a scan of the whole directory are gone;
+                 * a slice keeps the verdicts it did not reach */
                 size_t reached;
                 if (next.n)
                         qsort(next.v, next.n, sizeof(ScanVerdict), verdict_cmp);
                 reached = next.n;
-                for (size_t i = 0; incomplete && i < scan_cache.n; i++)
+                for (size_t i = 0; (incomplete || skip > 0) && i < scan_cache.n; i++)
                         if ((!reached || !bsearch(&scan_cache.v[i], next.v, reached, sizeof(ScanVerdict), verdict_cmp)) &&
                             verdict_push(&next, &scan_cache.v[i]) < 0) {
                                 free(next.v);
@@ -684,8 +738,8 @@ int pki_scan_ca_keys_bounded(const char *dir, STACK_OF(X509) *ca, const char *co
         if (incomplete) {
                 findings_add(f, HEALTH_WARNING, FINDING_OTHER, "ca_key_scan_incomplete", dir,
                              "Remove the files that do not belong in the PKI directory; the scan continues meanwhile",
-                             "The CA-key scan of %s stopped after %u entries (%u read) to keep the agent responsive; the next pass goes on",
-                             dir, seen, decoded);
+                             "The CA-key scan of %s has judged %u entries so far (%u read in this pass) and goes on in the next pass, to keep the agent responsive",
+                             dir, index, decoded);
                 if (ret_incomplete)
                         *ret_incomplete = true;
         }
