@@ -8,7 +8,8 @@ Like AWS, it checks every request's SigV4 signature (HMAC-SHA256 over the
 canonical request) against the credentials it accepts, independently of the
 agent: the static ones given with --access-key/--secret-key, and every
 credential in --creds-file (JSON objects, one per line or a JSON array, with
-AccessKeyId, SecretAccessKey and optionally SessionToken and Expiration),
+AccessKeyId, SecretAccessKey and optionally SessionToken and Expiration, or
+the same in camelCase as tests/integration/rolesanywhere.py writes them),
 re-read on every request so a Roles Anywhere stand-in can append the ones it
 issues. A request with an unknown key id, a missing or wrong session token,
 an expired credential, a stale date or a wrong signature is refused with
@@ -188,6 +189,8 @@ def load_credentials(static, creds_file):
         else:
             items = [json.loads(line) for line in text.splitlines() if line.strip()]
         for c in items:
+            # the STS/credential_process shape, or the Roles Anywhere one (camelCase)
+            c = {k[0].upper() + k[1:]: v for k, v in c.items()}
             creds[c["AccessKeyId"]] = c
     return creds
 

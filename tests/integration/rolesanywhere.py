@@ -760,6 +760,8 @@ def main():
             "profile_arn": s.profile_arn, "role_arn": s.role_arns[0],
             "endpoint_ca": put("endpoint-ca.pem", ca_pem), "client_ca": put("ca.pem", cert_pem(pki.ca_cert)),
             "client_cert": put("client.crt", cert_pem(cert)), "client_key": put("client.key", key_pem(key), 0o600),
+            # so a test can issue a renewed client certificate the endpoint trusts
+            "client_ca_key": put("ca.key", key_pem(pki.ca_key), 0o600),
             "issued": os.path.join(a.dir, "issued.json")}
     put("standin.json.tmp", json.dumps(info).encode())
     os.rename(os.path.join(a.dir, "standin.json.tmp"), os.path.join(a.dir, "standin.json"))

@@ -30,9 +30,12 @@ export async function viem() {
 }
 
 export class Kms {
+        // credsFile alone: only the credentials listed there (e.g. the ones a
+        // Roles Anywhere stand-in issued) are accepted, no static ones.
         async start({ credsFile } = {}) {
-                const args = [KMS_STANDIN, "--region", REGION, "--key-id", KEY_ID, "--access-key", ACCESS_KEY, "--secret-key", SECRET_KEY];
+                const args = [KMS_STANDIN, "--region", REGION, "--key-id", KEY_ID];
                 if (credsFile) args.push("--creds-file", credsFile);
+                else args.push("--access-key", ACCESS_KEY, "--secret-key", SECRET_KEY);
                 this.proc = spawn("/usr/bin/python3", args, { stdio: ["ignore", "pipe", "inherit"] });
                 const first = await new Promise((resolve, reject) => {
                         let buf = "";

@@ -5,10 +5,13 @@
 // signature). Skips, saying why, when contrib/real-signer.sh could not
 // install the signer.
 import assert from "node:assert/strict";
-import { spawnSync } from "node:child_process";
+import { execFileSync, spawn, spawnSync } from "node:child_process";
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import os from "node:os";
+import path from "node:path";
 import { after, afterEach, before, describe, it } from "node:test";
 import { ToolListChangedNotificationSchema } from "@modelcontextprotocol/sdk/types.js";
-import { AGENT, pidAlive, textOf, waitFor } from "./helpers.mjs";
+import { AGENT, SOURCE_DIR, pidAlive, textOf, waitFor } from "./helpers.mjs";
 import { ACCESS_KEY, Kms, Pki, SIGNER_BIN, SIGNER_WAIT, TOOLS, TYPED, UNSAFE_TOOLS, signerAgent, signerUnavailable, viem } from "./real-signer.mjs";
 
 const skip = signerUnavailable();
@@ -148,7 +151,7 @@ describe("the real signer under the agent", { skip: skip ?? false }, () => {
         it("recovers from the memoized address failure via restart_on_tool_failure", async () => {
                 // not retried by the SDK, like a role missing kms:GetPublicKey for a moment
                 await kms.fault("GetPublicKey", 1, "AccessDeniedException");
-                agent = signerAgent(kms, { args: ["--unsafe-raw-sign"] });
+                agent = signerAgent(kms, { args: ["--unsafe-raw-sign"], child: { on_renewal: "restart" } });
                 await agent.start({ timeoutMs: SIGNER_WAIT });
                 const child = await agent.waitChild((ch) => ch.replacements >= 1 && ch.health.ok === true && ch.health.pid === ch.pid, "replaced and healthy", SIGNER_WAIT);
                 assert.ok(agent.log.some((l) => /Replacing the signer: tool health_check failed 1 times in a row/.test(l)));
@@ -234,5 +237,84 @@ describe("the real signer under the agent", { skip: skip ?? false }, () => {
                 const out = spawnSync(AGENT, ["status", "--socket", agent.socket], { encoding: "utf8" }).stdout;
                 assert.match(out, /\(agent up \d+s\)/);
                 assert.match(out, /^signer +running, pid \d+, up \d+s/m);
+        });
+});
+
+// End to end: the signer gets its AWS credentials only from the agent (its
+// [credentials] exchange with the tests' Roles Anywhere stand-in, the
+// agent-made AWS config and `agv-agent credential-process`), and the KMS
+// stand-in accepts only SigV4 signatures made with credentials that stand-in
+// issued (checked by the stand-ins, independently of the agent).
+const RA_STANDIN = path.join(SOURCE_DIR, "tests/integration/rolesanywhere.py");
+describe("the real signer with credentials only from the agent", { skip: skip ?? (existsSync(RA_STANDIN) ? false : "no Roles Anywhere stand-in") }, () => {
+        let ra, dir, kms, agent, v;
+        before(async () => {
+                v = await viem();
+                dir = mkdtempSync(path.join(os.tmpdir(), "agv-ra-"));
+                ra = spawn("/usr/bin/python3", [RA_STANDIN, "--dir", dir], { stdio: "inherit" });
+                await waitFor(() => existsSync(path.join(dir, "standin.json")), "Roles Anywhere stand-in", SIGNER_WAIT);
+        });
+        after(async () => {
+                await agent?.stop();
+                kms?.stop();
+                ra?.kill();
+                rmSync(dir, { recursive: true, force: true });
+        });
+
+        it("signs with credentials the Roles Anywhere stand-in issued, and no others", async () => {
+                const info = JSON.parse(readFileSync(path.join(dir, "standin.json"), "utf8"));
+                kms = await new Kms().start({ credsFile: info.issued });
+                agent = signerAgent(kms, { args: ["--unsafe-raw-sign"], child: { on_renewal: "restart" } });
+                // no AWS credentials of its own: only where to find KMS
+                agent.sections.child.environment = `AWS_ENDPOINT_URL_KMS=${kms.url}`;
+                agent.sections.credentials = {
+                        trust_anchor_arn: info.trust_anchor_arn, profile_arn: info.profile_arn, role_arn: info.role_arn,
+                        endpoint: info.url, ca_file: info.endpoint_ca,
+                };
+                const pkiDir = agent.sections.pki.dir;
+                mkdirSync(pkiDir, { recursive: true, mode: 0o755 });
+                execFileSync("install", ["-m", "444", info.client_ca, path.join(pkiDir, "ca.pem")]);
+                execFileSync("install", ["-m", "444", info.client_cert, path.join(pkiDir, "client.crt")]);
+                execFileSync("install", ["-m", "440", info.client_key, path.join(pkiDir, "client.key")]);
+                agent.sections.pki.owner = "root";
+                agent.writeConfig();
+                await agent.start({ timeoutMs: SIGNER_WAIT });
+                const child = await agent.waitChild((ch) => ch.health.ok === true && ch.health.pid === ch.pid, "healthy with agent credentials", SIGNER_WAIT);
+                const c = await agent.client();
+                const sig = JSON.parse(textOf(await c.callTool({ name: "sign_typed_data", arguments: TYPED })));
+                assert.equal((await v.recoverTypedDataAddress({ ...TYPED, signature: sigHex(sig) })).toLowerCase(), kms.address);
+
+                const issued = JSON.parse(readFileSync(info.issued, "utf8")).map((x) => x.accessKeyId);
+                const st = await kms.stats();
+                assert.ok(Object.keys(st.by_key).length >= 1);
+                for (const k of Object.keys(st.by_key)) assert.ok(issued.includes(k), `${k} was not issued by the Roles Anywhere stand-in`);
+                assert.deepEqual(st.refused, {});
+                assert.ok(st.ok.Sign >= 1 && st.ok.GetPublicKey >= 1);
+                // the signer's environment names no credentials: the agent's AWS config does
+                const env = readFileSync(`/proc/${child.pid}/environ`, "utf8").split("\0");
+                assert.ok(!env.some((e) => e.startsWith("AWS_ACCESS_KEY_ID=") || e.startsWith("AWS_SECRET_ACCESS_KEY=")), env.join(" "));
+                const conf = env.find((e) => e.startsWith("AWS_CONFIG_FILE="));
+                assert.ok(conf, env.join(" "));
+                assert.match(readFileSync(conf.slice("AWS_CONFIG_FILE=".length), "utf8"), /credential_process = \S*agv-agent credential-process/);
+
+                // a renewal (a new key and certificate from the same CA, the guide's way):
+                // the replaced signer signs with credentials issued for the new certificate
+                const o = (...a) => execFileSync("openssl", a, { cwd: dir, stdio: ["ignore", "ignore", "pipe"] });
+                o("req", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:P-256", "-nodes", "-keyout", "new.key", "-out", "new.csr", "-subj", "/CN=agentic-vault-vm renewed");
+                writeFileSync(path.join(dir, "client.ext"), "basicConstraints=critical,CA:FALSE\nkeyUsage=critical,digitalSignature\nextendedKeyUsage=clientAuth\n");
+                o("x509", "-req", "-in", "new.csr", "-CA", info.client_ca, "-CAkey", info.client_ca_key, "-out", "new.crt", "-days", "30", "-set_serial", "4242", "-extfile", "client.ext");
+                const before = (await agent.child()).replacements;
+                execFileSync("install", ["-m", "444", path.join(dir, "new.crt"), path.join(pkiDir, "client.crt")]);
+                execFileSync("install", ["-m", "440", path.join(dir, "new.key"), path.join(pkiDir, "client.key")]);
+                const renewed = await agent.waitChild((ch) => ch.replacements > before && ch.health.ok === true && ch.health.pid === ch.pid, "signer replaced after the renewal", SIGNER_WAIT);
+                const sig2 = JSON.parse(textOf(await c.callTool({ name: "sign_typed_data", arguments: TYPED })));
+                assert.equal((await v.recoverTypedDataAddress({ ...TYPED, signature: sigHex(sig2) })).toLowerCase(), kms.address);
+                const issued2 = JSON.parse(readFileSync(info.issued, "utf8"));
+                const st2 = await kms.stats();
+                for (const k of Object.keys(st2.by_key)) assert.ok(issued2.some((x) => x.accessKeyId === k), `${k} was not issued by the Roles Anywhere stand-in`);
+                assert.deepEqual(st2.refused, {});
+                const forNew = issued2.filter((x) => String(x.serial) === "4242").map((x) => x.accessKeyId);
+                assert.ok(forNew.some((k) => st2.by_key[k] > 0), `KMS saw no credentials issued for the renewed certificate: ${JSON.stringify(st2.by_key)}`);
+                assert.notEqual(renewed.pid, child.pid);
         });
 });
