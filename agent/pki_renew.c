@@ -613,6 +613,23 @@ static int emit_request(Renew *r, const PendingRequest *p, const char *csr, cons
         return 0;
 }
 
+/* A CSR written over client.crt (or anywhere the agent watches) would turn
+ * a typo into a broken pair. */
+static bool same_dir(const char *a_file, const char *b_dir) {
+        _cleanup_free_ char *ca = strdup(a_file), *ra = NULL, *rb = NULL;
+        if (!ca)
+                return false;
+        ra = realpath(dirname(ca), NULL);
+        rb = realpath(b_dir, NULL);
+        return ra && rb && streq(ra, rb);
+}
+
+static bool out_in_pki_dirs(const Config *cfg, const char *out) {
+        _cleanup_free_ char *cd = strdup(cfg->pki.certificate), *kd = strdup(cfg->pki.private_key);
+        return same_dir(out, cfg->pki.dir) || (cd && same_dir(out, dirname(cd))) ||
+               (kd && same_dir(out, dirname(kd)));
+}
+
 int verb_request(int argc, char **argv) {
         static const struct option opts[] = {
                 { "config", required_argument, NULL, 'c' }, { "key-type", required_argument, NULL, 't' },
@@ -688,6 +705,11 @@ int verb_request(int argc, char **argv) {
 
         if (renew_open(&r, r.config_opt, true) < 0)
                 return 1;
+        if (out && out_in_pki_dirs(r.cfg, out)) {
+                fprintf(stderr, "agv-agent request: --out %s is in the directory of the certificate or key; "
+                        "write the CSR somewhere else (e.g. --out ~/client.csr)\n", out);
+                return 1;
+        }
         if (open_private_dir(&r, PKI_PENDING_DIR, true, &pfd) < 0)
                 return 1;
 

@@ -132,6 +132,16 @@ def test_subject_without_active_certificate_is_hostname(agents, dev):
     assert a.cli("check", "--config", a.config_path).returncode == 0
 
 
+def test_out_into_the_pki_directory_refused(agents):
+    """`--out` over client.crt (a typo away) must not break the pair."""
+    a = agents()
+    before = snapshot(a.pki_dir)
+    for target in ("client.crt", "new.csr"):
+        r = request(a, "--out", os.path.join(a.pki_dir, target), check=False)
+        assert r.returncode == 1 and "somewhere else" in r.stderr, r.stderr
+    assert snapshot(a.pki_dir) == before
+
+
 def test_second_request_keeps_pending_key(agents, dev):
     a = agents()
     first = request(a, "--key-type", "ec-p256")
