@@ -962,8 +962,8 @@ static int cmd_credentials(Manager *m, void *userdata, json_object *req, char **
                         *msg = strdup("the first exchange is still running; retry shortly");
                         return -EAGAIN;
                 }
-                *code = strdup(ra_error_class(c->last_error.kind) == RA_CLASS_NETWORK ? "credentials_unavailable"
-                                                                                       : "credentials_rejected");
+                *code = strdup(ra_error_class(c->last_error.kind) == RA_CLASS_REJECTED ? "credentials_rejected"
+                                                                                        : "credentials_unavailable");
                 *msg = strprintf("no valid AWS credentials: %s: %s; %s", ra_error_kind_to_string(c->last_error.kind),
                                 strna(c->last_error.message), strempty(c->last_fix));
                 return -ENODATA;
