@@ -356,6 +356,11 @@ static int ask_agent(const CpOptions *o, const char *fingerprint, bool *fallback
                         (void) usleep(100 * 1000);
                         continue;
                 }
+                if (streq(strempty(code), "too_many_clients") && now_mono() < deadline) {
+                        /* a burst of SDK processes at once: the agent caps connections; come back shortly */
+                        (void) usleep((useconds_t) (5000 + now_mono() % 20000));
+                        continue;
+                }
                 /* said now only when no direct exchange can follow: a
                  * successful fallback prints nothing but the JSON */
                 *deferred = strprintf_cp("%s (%s)", strna(message), strna(code));

@@ -8,6 +8,7 @@
 #include <openssl/evp.h>
 #include <openssl/x509.h>
 
+#include "credentials.h"
 #include "rolesanywhere.h"
 #include "strv.h"
 
@@ -445,6 +446,22 @@ static void test_times(void **state) {
         assert_int_equal(ra_parse_time("", &t), -EINVAL);
 }
 
+/* The agent writes the signer's AWS config only when the [child] brings none. */
+static void test_child_aws_profile(void **state) {
+        char *none[] = { "PATH=/usr/bin", "NODE_OPTIONS=--x", "AWS_REGION=eu-west-1", NULL };
+        char *profile[] = { "PATH=/usr/bin", "AWS_PROFILE=rolesanywhere-kms", NULL };
+        char *file[] = { "AWS_CONFIG_FILE=/etc/agv-agent/aws-config", NULL };
+        char *keys[] = { "AWS_ACCESS_KEY_ID=AKIA", NULL };
+        char *lookalike[] = { "MY_AWS_PROFILE=x", "AWS_PROFILES=y", NULL };
+
+        assert_false(credentials_child_has_aws_profile(NULL));
+        assert_false(credentials_child_has_aws_profile(none));
+        assert_true(credentials_child_has_aws_profile(profile));
+        assert_true(credentials_child_has_aws_profile(file));
+        assert_true(credentials_child_has_aws_profile(keys));
+        assert_false(credentials_child_has_aws_profile(lookalike));
+}
+
 int main(void) {
         const struct CMUnitTest tests[] = {
                 cmocka_unit_test(test_rsa2048),
@@ -460,6 +477,7 @@ int main(void) {
                 cmocka_unit_test(test_error_mapping),
                 cmocka_unit_test(test_planning),
                 cmocka_unit_test(test_times),
+                cmocka_unit_test(test_child_aws_profile),
         };
         return cmocka_run_group_tests(tests, NULL, NULL);
 }
