@@ -645,7 +645,7 @@ int pki_scan_ca_keys_bounded(const char *dir, STACK_OF(X509) *ca, const char *co
                         continue; /* judged earlier in this round */
                 /* bounded: a directory of 30,000 files must not hold the loop
                  * (or the watchdog); the rest is looked at by the next pass */
-                if (budget > 0 && decoded > 0 && mono_usec() - start > budget) { /* >= 1 read: progress */
+                if (budget > 0 && index > skip + 1 && mono_usec() - start > budget) { /* >= 1 judged: progress */
                         incomplete = true;
                         index--;
                         break;
