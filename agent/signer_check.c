@@ -529,6 +529,19 @@ static bool runs_on_node(const char *exe) {
         return strneq(head, "#!", 2) && strstr(head, "node");
 }
 
+/* The AWS side of the guide applies to Agentic Vault's signer (its command,
+ * or `node .../agentic-vault-mcp`) and to any child given AWS_* settings. */
+static bool child_is_aws_signer(const ChildSection *ch, const char *exe) {
+        STRV_FOREACH(e, ch->environment)
+                if (strneq(*e, "AWS_", 4))
+                        return true;
+        const char *names[] = { ch->command[0], exe, ch->command[1] };
+        for (size_t i = 0; i < ELEMENTSOF(names); i++)
+                if (names[i] && strstr(names[i], "agentic-vault"))
+                        return true;
+        return false;
+}
+
 void signer_preflight(const Config *cfg, bool run_node, Findings *f) {
         const ChildSection *ch = &cfg->child;
         _cleanup_strv_free_ char **env = NULL, **argv = NULL;
@@ -570,6 +583,10 @@ void signer_preflight(const Config *cfg, bool run_node, Findings *f) {
         /* with [credentials] the agent writes the signer's AWS config itself
          * (credentials.c): the guide's file pitfalls cannot apply */
         if (cfg->credentials.enabled && !credentials_child_has_aws_profile(ch->environment))
+                return;
+        /* a child that is not the AWS signer and names no AWS setting (the
+         * demo signer, a test double) has no AWS config to get wrong */
+        if (!child_is_aws_signer(ch, exe))
                 return;
 
         /* its AWS config: [child] environment, else the user's home */

@@ -193,3 +193,22 @@ def test_status_at_start_and_reload(world):
     a.reload()
     wait_until(lambda: "aws_config_continuation" not in {r["code"] for r in a.status()["reasons"]},
                what="finding gone after reload")
+
+
+def test_aws_rows_only_for_the_aws_signer(world):
+    """A child that is not Agentic Vault's signer and is given no AWS_*
+    setting (the README demo's signer) has no AWS config to get wrong; the
+    signer itself with no AWS config at all is told so."""
+    home = os.path.join(world.dir, "home")
+    os.makedirs(home)
+    world.agent.update_config("child", command="/bin/true", environment=f"HOME={home}")
+    rc, found = check(world)
+    assert found == {} and rc == 0
+
+    signer = os.path.join(world.dir, "agentic-vault-mcp")
+    with open(signer, "w") as f:
+        f.write("#!/bin/sh\nexit 0\n")
+    os.chmod(signer, 0o755)
+    world.agent.update_config("child", command=signer, environment=f"HOME={home}")
+    _, found = check(world)
+    assert f"{home}/.aws/config cannot be read" in found["aws_config_unreadable"]["message"]
