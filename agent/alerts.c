@@ -91,11 +91,6 @@ typedef struct Alerts {
         gid_t nobody_gid;
 } Alerts;
 
-static char *mfree_str(char *s) {
-        free(s);
-        return NULL;
-}
-
 static const AlertsSection *cfg(Alerts *a) {
         return &a->m->config->alerts;
 }

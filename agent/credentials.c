@@ -81,22 +81,6 @@ typedef struct Credentials {
         char *aws_config;               /* path of the file written for the child */
 } Credentials;
 
-static char *mfree_str(char *s) {
-        free(s);
-        return NULL;
-}
-
-static char *strprintf(const char *fmt, ...) _printf_(1, 2);
-static char *strprintf(const char *fmt, ...) {
-        va_list ap;
-        char *s;
-        va_start(ap, fmt);
-        if (vasprintf(&s, fmt, ap) < 0)
-                s = NULL;
-        va_end(ap);
-        return s;
-}
-
 static const CredentialsSection *cfg(Credentials *c) {
         return &c->m->config->credentials;
 }

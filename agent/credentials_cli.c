@@ -186,22 +186,6 @@ static int exit_for_error(const RaError *e) {
 
 /* ---- credential-process ------------------------------------------------------- */
 
-static char *mfree(char *s) {
-        free(s);
-        return NULL;
-}
-
-static char *strprintf_cp(const char *fmt, ...) _printf_(1, 2);
-static char *strprintf_cp(const char *fmt, ...) {
-        va_list ap;
-        char *s;
-        va_start(ap, fmt);
-        if (vasprintf(&s, fmt, ap) < 0)
-                s = NULL;
-        va_end(ap);
-        return s;
-}
-
 typedef struct CpOptions {
         const char *socket, *config;
         const char *certificate, *private_key, *intermediates;
@@ -348,7 +332,7 @@ static int ask_agent(const CpOptions *o, const char *fingerprint, bool *fallback
                 }
                 if (r < 0) {
                         *fallback = true;
-                        *deferred = strprintf_cp("%s", message ? message : strerror(-r));
+                        *deferred = strprintf("%s", message ? message : strerror(-r));
                         return EXIT_CP_UNAVAILABLE;
                 }
                 if (streq(strempty(code), "credentials_pending") && now_mono() < deadline) {
@@ -363,7 +347,7 @@ static int ask_agent(const CpOptions *o, const char *fingerprint, bool *fallback
                 }
                 /* said now only when no direct exchange can follow: a
                  * successful fallback prints nothing but the JSON */
-                *deferred = strprintf_cp("%s (%s)", strna(message), strna(code));
+                *deferred = strprintf("%s (%s)", strna(message), strna(code));
                 if (streq(strempty(code), "forbidden")) {
                         *fallback = true;
                         return EXIT_CP_NOPERM;
@@ -373,7 +357,7 @@ static int ask_agent(const CpOptions *o, const char *fingerprint, bool *fallback
                         return EXIT_CP_CONFIG;
                 }
                 fprintf(stderr, "agv-agent credential-process: %s\n", *deferred);
-                *deferred = mfree(*deferred);
+                *deferred = mfree_str(*deferred);
                 if (streq(strempty(code), "credentials_rejected"))
                         return EXIT_CP_PROTOCOL;
                 return EXIT_CP_TEMPFAIL; /* unavailable, pending past the deadline */

@@ -175,3 +175,13 @@ void buf_done(Buf *b) {
         free(b->data);
         *b = (Buf) {};
 }
+
+char *strprintf(const char *fmt, ...) {
+        va_list ap;
+        char *s;
+        va_start(ap, fmt);
+        if (vasprintf(&s, fmt, ap) < 0)
+                s = NULL;
+        va_end(ap);
+        return s;
+}

@@ -3,6 +3,7 @@
 
 #include <stdarg.h>
 #include <stddef.h>
+#include <stdlib.h>
 
 #include "macro.h"
 
@@ -16,6 +17,14 @@ int strv_extendf(char ***l, const char *fmt, ...) _printf_(2, 3);
 bool strv_contains(char *const *l, const char *s);
 bool strv_equal(char *const *a, char *const *b);
 char *strv_join(char *const *l, const char *sep);
+
+char *strprintf(const char *fmt, ...) _printf_(1, 2); /* asprintf that returns the string, NULL on OOM */
+
+/* free and return NULL: p = mfree_str(p) */
+static inline char *mfree_str(char *s) {
+        free(s);
+        return NULL;
+}
 
 static inline void strv_freep(char ***l) {
         strv_free(*l);
