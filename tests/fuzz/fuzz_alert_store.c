@@ -4,7 +4,6 @@
  * Invariants: load returns 0 (good) or 1 (corrupt, renamed to .corrupt and
  * started clean, then the file is gone); a state that loaded is saved and
  * loaded again to the same JSON (nothing lost or invented on a restart). */
-#include <ftw.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -14,25 +13,14 @@
 
 #include "alert_store.h"
 
-static char dir[256], path[300], corrupt[320];
-
-static int rm_one(const char *p, const struct stat *s, int flag, struct FTW *f) {
-        return remove(p) < 0 ? -1 : 0;
-}
-static void cleanup(void) {
-        if (dir[0])
-                (void) nftw(dir, rm_one, 8, FTW_DEPTH | FTW_PHYS);
-}
+static const char *dir;
+static char path[300], corrupt[320];
 
 int LLVMFuzzerInitialize(int *argc, char ***argv) {
         log_set_max_level(LOG_ERR); /* a warning per input would drown the findings */
-        const char *t = getenv("TMPDIR");
-        snprintf(dir, sizeof dir, "%s/agv-fuzz-alerts.XXXXXX", t && *t ? t : "/tmp");
-        if (!mkdtemp(dir))
-                abort();
+        dir = fuzz_make_dir("alerts");
         snprintf(path, sizeof path, "%s/alerts.json", dir);
         snprintf(corrupt, sizeof corrupt, "%s.corrupt", path);
-        atexit(cleanup);
         return 0;
 }
 

@@ -7,7 +7,6 @@
  * has no unsafe mode (set-id/sticky bits, writable certificate, CA bundle or
  * directory, a key or socket open to everyone) and no user or group that is
  * no id ((uid_t) -1, 65535), as docs/agent.conf.md promises. */
-#include <ftw.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -20,27 +19,16 @@
 #define DROPIN_SEP "\n#@@dropin\n"
 #define DROPINS_MAX 4
 
-static char dir[256], main_path[300], dropin_dir[300];
-
-static int rm_one(const char *p, const struct stat *s, int flag, struct FTW *f) {
-        return remove(p) < 0 ? -1 : 0;
-}
-static void cleanup(void) {
-        if (dir[0])
-                (void) nftw(dir, rm_one, 8, FTW_DEPTH | FTW_PHYS);
-}
+static const char *dir;
+static char main_path[300], dropin_dir[300];
 
 int LLVMFuzzerInitialize(int *argc, char ***argv) {
         log_set_max_level(LOG_ERR); /* a warning per input would drown the findings */
-        const char *t = getenv("TMPDIR");
-        snprintf(dir, sizeof dir, "%s/agv-fuzz-config.XXXXXX", t && *t ? t : "/tmp");
-        if (!mkdtemp(dir))
-                abort();
+        dir = fuzz_make_dir("config");
         snprintf(main_path, sizeof main_path, "%s/agent.conf", dir);
         snprintf(dropin_dir, sizeof dropin_dir, "%s/agent.conf.d", dir);
         if (mkdir(dropin_dir, 0700) < 0)
                 abort();
-        atexit(cleanup);
         return 0;
 }
 
