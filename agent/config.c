@@ -13,7 +13,7 @@
 #include <sys/stat.h>
 
 #include "log.h"
-#include "rolesanywhere.h"
+#include "arn.h"
 #include "strv.h"
 
 /* ---- typed values ---------------------------------------------------- */

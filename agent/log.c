@@ -4,15 +4,15 @@
 #include <stdarg.h>
 #include <string.h>
 #include <sys/stat.h>
-#include <sys/uio.h>
-#define SD_JOURNAL_SUPPRESS_LOCATION
-#include <systemd/sd-journal.h>
 
 #include "strv.h"
 
 static int max_level = LOG_INFO;
 static bool use_journal = false;
 static bool force_stderr = false;
+/* set by the daemon (log-journal.c): the CLI, and the lean credential-process
+ * executable in particular, never links libsystemd for it */
+static LogJournalSink journal_sink = NULL;
 
 static const char *const level_names[] = {
         [LOG_EMERG] = "emerg",   [LOG_ALERT] = "alert",   [LOG_CRIT] = "crit",
@@ -51,8 +51,12 @@ static bool stderr_is_journal(void) {
         return st.st_dev == (dev_t) dev && st.st_ino == (ino_t) ino;
 }
 
+void log_set_journal_sink(LogJournalSink sink) {
+        journal_sink = sink;
+}
+
 void log_open(void) {
-        use_journal = !force_stderr && stderr_is_journal();
+        use_journal = journal_sink && !force_stderr && stderr_is_journal();
 }
 
 void log_force_stderr(bool b) {
@@ -69,7 +73,7 @@ int log_get_max_level(void) {
         return max_level;
 }
 
-static void write_stderr(int level, const char *msg) {
+void log_write_stderr(int level, const char *msg) {
         char upper[16];
         const char *n = log_level_to_string(level);
         size_t i;
@@ -78,39 +82,6 @@ static void write_stderr(int level, const char *msg) {
                 upper[i] = (char) (n[i] >= 'a' && n[i] <= 'z' ? n[i] - 32 : n[i]);
         upper[i] = '\0';
         fprintf(stderr, "%s: %s\n", upper, msg);
-}
-
-static void write_journal(int level, int error, const char *message_id, char *const *fields,
-                          const char *file, int line, const char *func, const char *msg) {
-        _cleanup_strv_free_ char **v = NULL;
-        struct iovec *iov;
-        size_t n;
-
-        (void) strv_extendf(&v, "MESSAGE=%s", msg);
-        (void) strv_extendf(&v, "PRIORITY=%d", level);
-        (void) strv_extendf(&v, "SYSLOG_IDENTIFIER=%s", "agv-agent");
-        (void) strv_extendf(&v, "CODE_FILE=%s", file);
-        (void) strv_extendf(&v, "CODE_LINE=%d", line);
-        (void) strv_extendf(&v, "CODE_FUNC=%s", func);
-        if (message_id)
-                (void) strv_extendf(&v, "MESSAGE_ID=%s", message_id);
-        if (error > 0)
-                (void) strv_extendf(&v, "ERRNO=%d", error);
-        STRV_FOREACH(f, fields)
-                (void) strv_extend(&v, *f);
-
-        n = strv_length(v);
-        iov = calloc(n ? n : 1, sizeof(struct iovec));
-        if (!iov || n == 0) {
-                free(iov);
-                write_stderr(level, msg);
-                return;
-        }
-        for (size_t i = 0; i < n; i++)
-                iov[i] = (struct iovec) { .iov_base = v[i], .iov_len = strlen(v[i]) };
-        if (sd_journal_sendv(iov, (int) n) < 0)
-                write_stderr(level, msg);
-        free(iov);
 }
 
 static int log_dispatch(int level, int error, const char *message_id, char *const *fields,
@@ -131,10 +102,8 @@ static int log_dispatch(int level, int error, const char *message_id, char *cons
                 size_t l = strlen(buf);
                 snprintf(buf + l, sizeof(buf) - l, ": %s", strerror(error));
         }
-        if (use_journal)
-                write_journal(level, error, message_id, fields, file, line, func, buf);
-        else
-                write_stderr(level, buf);
+        if (!use_journal || journal_sink(level, error, message_id, fields, file, line, func, buf) < 0)
+                log_write_stderr(level, buf);
 out:
         errno = saved;
         return -(error > 0 ? error : EIO) ;

@@ -14,7 +14,13 @@
  * natively with PRIORITY, CODE_* and any structured fields; otherwise plain
  * "LEVEL: message" lines go to stderr. */
 
-void log_open(void);                  /* decide journal vs stderr */
+/* Returns < 0 when the entry could not be sent (then it goes to stderr). */
+typedef int (*LogJournalSink)(int level, int error, const char *message_id, char *const *fields,
+                              const char *file, int line, const char *func, const char *msg);
+void log_set_journal_sink(LogJournalSink sink);
+void log_open(void);                  /* decide journal (if a sink is set) vs stderr */
+void log_open_journal(void);          /* log-journal.c: the daemon's sd_journal sink, then log_open() */
+void log_write_stderr(int level, const char *msg); /* "LEVEL: message" */
 void log_set_max_level(int level);    /* LOG_ERR .. LOG_DEBUG */
 int log_get_max_level(void);
 int log_level_from_string(const char *s); /* -EINVAL if unknown */

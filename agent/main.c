@@ -261,7 +261,7 @@ static int verb_run(int argc, char **argv) {
         if (optind < argc)
                 return usage_error("run", "unexpected argument '%s'", argv[optind]);
 
-        log_open();
+        log_open_journal();
         r = config_load(config_path, NULL, false, &config, &errors);
         if (r < 0) {
                 STRV_FOREACH(e, errors.lines)
