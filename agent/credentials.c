@@ -76,6 +76,8 @@ typedef struct Credentials {
         char *rejected_serial;
         uint64_t served, refused;
 
+        LoopWatch loop;                 /* longest loop callback during each exchange */
+
         sd_event_source *refresh_timer; /* CLOCK_REALTIME */
         sd_event_source *retry_timer;   /* CLOCK_MONOTONIC */
         char *aws_config;               /* path of the file written for the child */
@@ -471,6 +473,7 @@ static void on_done(HttpRequest *r, int error, long status, const char *message,
 
         c->req = NULL;
         c->last_duration = clock_usec(CLOCK_MONOTONIC) - c->req_started;
+        loop_watch_end(&c->loop); /* this callback still counts */
         k = credentials_parse_reply(r, error, status, message, &cr, &e);
         if (k >= 0)
                 on_success(c, &cr);
@@ -513,6 +516,7 @@ static void exchange_start(Credentials *c, const char *why) {
         }
         log_debug("Exchanging certificate serial %s for AWS credentials (%s)", strna(c->serial), why);
         c->exchanges++;
+        loop_watch_begin(&c->loop); /* this callback (signing) counts */
         c->req_generation = c->generation;
         free(c->req_serial);
         c->req_serial = c->serial ? strdup(c->serial) : NULL;
@@ -524,6 +528,7 @@ static void exchange_start(Credentials *c, const char *why) {
         if (r < 0) {
                 RaError e = {};
                 ra_error_set(&e, RA_ERR_NO_CERTIFICATE, cwhy ? cwhy : strerror(-r));
+                loop_watch_end(&c->loop);
                 on_failure(c, &e, true);
                 manager_state_changed(c->m);
                 return;
@@ -545,6 +550,7 @@ static void exchange_start(Credentials *c, const char *why) {
                 RaError e = {};
                 ra_error_set(&e, r == -EINVAL ? RA_ERR_NO_CERTIFICATE : RA_ERR_NETWORK, kwhy ? kwhy : strerror(-r));
                 c->req = NULL;
+                loop_watch_end(&c->loop);
                 on_failure(c, &e, true);
         }
         manager_state_changed(c->m);
@@ -638,6 +644,7 @@ static int credentials_new(Manager *m, void **ret) {
                 free(c);
                 return r;
         }
+        (void) manager_loop_watch_add(m, &c->loop);
         *ret = c;
         return 0;
 }
@@ -646,6 +653,7 @@ static void *credentials_free(void *mod) {
         Credentials *c = mod;
         if (!c)
                 return NULL;
+        manager_loop_watch_remove(c->m, &c->loop);
         http_client_free(c->http); /* cancels the request in flight */
         sd_event_source_disable_unref(c->refresh_timer);
         sd_event_source_disable_unref(c->retry_timer);
@@ -714,6 +722,7 @@ static void credentials_reconfigure(void *mod, const Config *old, const Config *
                         log_info("[credentials] removed: dropping the AWS credentials");
                         if (c->req)
                                 http_request_cancel(TAKE_PTR(c->req));
+                        loop_watch_cancel(&c->loop);
                         secret_clear(c);
                         disarm_all(c);
                         resolve_failed(c);
@@ -787,6 +796,11 @@ static void credentials_status(void *mod, StatusBuilder *sb) {
         json_object_object_add(o, "exchanges", json_object_new_int64((int64_t) c->exchanges));
         json_object_object_add(o, "failures", json_object_new_int64((int64_t) c->failures));
         json_object_object_add(o, "last_duration_ms", json_object_new_double((double) c->last_duration / 1000.0));
+        /* the issue-9 figure: how long the loop was held at most while an exchange ran */
+        json_object_object_add(o, "longest_dispatch_ms",
+                               c->loop.finished ? json_ms_from_ns(c->loop.last_max_ns) : NULL);
+        json_object_object_add(o, "longest_dispatch_any_ms",
+                               c->loop.finished ? json_ms_from_ns(c->loop.all_max_ns) : NULL);
         json_object_object_add(o, "last_error", error_json(c));
         json_object_object_add(o, "renewed_certificate_rejected",
                                c->renewal_rejected ? json_object_new_string(strna(c->rejected_serial)) : NULL);
@@ -878,6 +892,7 @@ static int credentials_stop(void *mod) {
         Credentials *c = mod;
         if (c->req)
                 http_request_cancel(TAKE_PTR(c->req));
+        loop_watch_cancel(&c->loop);
         disarm_all(c);
         return 0;
 }

@@ -5,6 +5,7 @@
 #include <systemd/sd-event.h>
 
 #include "config.h"
+#include "loopstat.h"
 #include "module.h"
 #include "status.h"
 
@@ -48,6 +49,9 @@ typedef struct Manager {
         /* The peer of the control request being handled (NULL outside a
          * command handler): for commands that decide by who asks. */
         const struct ControlPeer *peer;
+
+        /* How long each dispatch (one callback) held the loop (manager_run). */
+        LoopStats loop;
 } Manager;
 
 int manager_new(const char *config_path, Config *config, Manager **ret);
@@ -76,6 +80,11 @@ int manager_reload(Manager *m, char **error);
 void manager_stop_progress(Manager *m);
 /* Module instance by name ("certificate", "child" ...), NULL if absent. */
 void *manager_module(Manager *m, const char *name);
+
+/* Feed a module's watch with every dispatch while it is open (see
+ * loopstat.h); removed before the module frees it. */
+int manager_loop_watch_add(Manager *m, LoopWatch *w);
+void manager_loop_watch_remove(Manager *m, LoopWatch *w);
 
 /* The wall clock as the daemon sees it: realtime plus the test-only offset
  * ([test] clock_offset), so alert tests can travel in time without sleeping. */

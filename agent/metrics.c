@@ -100,6 +100,25 @@ void metrics_sample(MetricsWriter *w, const char *name, double value, ...) {
                 buf_printf(&f->samples, " %.17g\n", value);
 }
 
+void metrics_histogram(MetricsWriter *w, const char *name, const char *help, const double *le,
+                       const uint64_t *counts, size_t n, double sum) {
+        Family *f;
+        uint64_t cum = 0;
+
+        metrics_family(w, name, "histogram", help);
+        f = w ? find_family(w, name) : NULL;
+        if (!f)
+                return;
+        for (size_t i = 0; i <= n; i++) {
+                cum += counts[i];
+                if (i < n)
+                        buf_printf(&f->samples, "%s_bucket{le=\"%g\"} %llu\n", name, le[i], (unsigned long long) cum);
+                else
+                        buf_printf(&f->samples, "%s_bucket{le=\"+Inf\"} %llu\n", name, (unsigned long long) cum);
+        }
+        buf_printf(&f->samples, "%s_sum %.9g\n%s_count %llu\n", name, sum, name, (unsigned long long) cum);
+}
+
 char *metrics_writer_finish(MetricsWriter *w) {
         Buf b = {};
         if (!w)

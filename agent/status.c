@@ -193,6 +193,19 @@ static const char *get_str(json_object *o, const char *k) {
         return json_object_get_string(v);
 }
 
+json_object *json_ms_from_ns(uint64_t ns) {
+        char t[32];
+        snprintf(t, sizeof(t), "%.3f", (double) (ns / 1000) / 1000.0);
+        return json_object_new_double_s((double) (ns / 1000) / 1000.0, t);
+}
+
+static double get_double(json_object *o, const char *k) {
+        json_object *v;
+        if (!o || !json_object_object_get_ex(o, k, &v) || !v)
+                return 0;
+        return json_object_get_double(v);
+}
+
 static json_object *get_obj(json_object *o, const char *k) {
         json_object *v;
         if (!o || !json_object_object_get_ex(o, k, &v) || !v || !json_object_is_type(v, json_type_object))
@@ -326,6 +339,15 @@ static void render_credentials(Buf *b, json_object *c) {
                    get_int(c, "failures", 0) == 1 ? "" : "s");
         if (err)
                 buf_printf(b, "%-12s last error: %s: %s\n", "", strna(get_str(err, "type")), strna(get_str(err, "message")));
+        if (get_str(c, "longest_dispatch_ms"))
+                buf_printf(b, "%-12s longest loop callback during the last exchange %.3f ms, during any %.3f ms\n", "",
+                           get_double(c, "longest_dispatch_ms"), get_double(c, "longest_dispatch_any_ms"));
+}
+
+static void render_event_loop(Buf *b, json_object *l) {
+        buf_printf(b, "%-12s longest callback %.3f ms in the last minute, %.3f ms since start (%lld callbacks)\n",
+                   "event loop", get_double(l, "longest_dispatch_last_minute_ms"), get_double(l, "longest_dispatch_ms"),
+                   (long long) get_int(l, "dispatches", 0));
 }
 
 /* Sections this renderer does not know are shown as their scalar fields. */
@@ -348,6 +370,7 @@ char *status_render_text(json_object *result, bool colour) {
                 { "child", render_child },
                 { "alerts", render_alerts },
                 { "credentials", render_credentials },
+                { "event_loop", render_event_loop },
         };
         Buf b = {};
         Health h = status_result_health(result);

@@ -58,6 +58,7 @@ json_object *json_string_or_null(const char *s);
 json_object *json_time_or_null(uint64_t unix_usec); /* RFC 3339 UTC string */
 char *format_rfc3339(int64_t unix_usec, char *buf, size_t n); /* also before 1970 */
 json_object *json_time(int64_t unix_usec); /* always a string: certificate dates */
+json_object *json_ms_from_ns(uint64_t ns); /* milliseconds, written with µs precision */
 static inline void json_object_putp(json_object **j) {
         if (*j)
                 json_object_put(*j);
