@@ -524,7 +524,15 @@ static void exchange_start(Credentials *c, const char *why) {
         c->req_fingerprint = c->fingerprint ? strdup(c->fingerprint) : NULL;
         c->req_started = clock_usec(CLOCK_MONOTONIC);
 
-        r = credentials_load_intermediates(cs->intermediates, &chain, &cwhy);
+        /* the chain the certificate module verified with this pair (kept
+         * while the file is being rewritten); read the file only when it
+         * never had a usable one */
+        chain = cs->intermediates ? pki_active_chain(c->m) : NULL;
+        if (chain) {
+                chain = X509_chain_up_ref(chain);
+                r = chain ? 0 : -ENOMEM;
+        } else
+                r = credentials_load_intermediates(cs->intermediates, &chain, &cwhy);
         if (r < 0) {
                 RaError e = {};
                 ra_error_set(&e, RA_ERR_NO_CERTIFICATE, cwhy ? cwhy : strerror(-r));

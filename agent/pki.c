@@ -48,6 +48,10 @@ typedef struct Pki {
          * sign with it: the very cert and key that were assessed together */
         X509 *active_cert;
         EVP_PKEY *active_key;
+        /* X-Amz-X509-Chain for it: the verified path out of [credentials]
+         * intermediates, from the last pass the disk held a valid pair
+         * (a broken intermediates file leaves it as it was) */
+        STACK_OF(X509) *active_chain;
 } Pki;
 
 /* ---- one pass ----------------------------------------------------------- */
@@ -62,6 +66,7 @@ PkiPolicy pki_policy_for(const PkiSection *c, PkiRole role) {
         case ROLE_CERTIFICATE:
                 return (PkiPolicy) { .mode = c->cert_mode, .uid = c->owner.uid, .gid = c->owner.gid };
         case ROLE_CA_BUNDLE:
+        case ROLE_INTERMEDIATES:
                 return (PkiPolicy) { .mode = c->ca_mode, .uid = c->owner.uid, .gid = c->owner.gid };
         default:
                 return (PkiPolicy) { .mode = c->dir_mode, .uid = c->owner.uid, .gid = c->owner.gid };
@@ -74,15 +79,19 @@ void pki_pass_done(PkiPass *p) {
         pki_assessment_done(&p->a);
 }
 
-int pki_pass_run(const PkiSection *cfg, bool enforce, uint64_t now, usec_t scan_budget, PkiPass *ret) {
+int pki_pass_run(const PkiSection *cfg, const char *intermediates, bool enforce, uint64_t now, usec_t scan_budget,
+                 PkiPass *ret) {
         const char *paths[_ROLE_MAX] = {
                 [ROLE_DIRECTORY] = cfg->dir,
                 [ROLE_CERTIFICATE] = cfg->certificate,
                 [ROLE_PRIVATE_KEY] = cfg->private_key,
                 [ROLE_CA_BUNDLE] = cfg->ca_bundle,
+                [ROLE_INTERMEDIATES] = intermediates,
         };
-        static const PkiRole order[] = { ROLE_DIRECTORY, ROLE_CERTIFICATE, ROLE_PRIVATE_KEY, ROLE_CA_BUNDLE };
-        PkiBlob cert, key, ca;
+        static const PkiRole order[] = { ROLE_DIRECTORY, ROLE_CERTIFICATE, ROLE_PRIVATE_KEY, ROLE_CA_BUNDLE,
+                                         ROLE_INTERMEDIATES };
+        PkiBlob cert, key, ca, inter;
+        STACK_OF(X509) *cas = NULL;
         int r;
 
         *ret = (PkiPass) {};
@@ -100,12 +109,29 @@ int pki_pass_run(const PkiSection *cfg, bool enforce, uint64_t now, usec_t scan_
         cert = (PkiBlob) { cfg->certificate, ret->files[ROLE_CERTIFICATE].data, ret->files[ROLE_CERTIFICATE].len };
         key = (PkiBlob) { cfg->private_key, ret->files[ROLE_PRIVATE_KEY].data, ret->files[ROLE_PRIVATE_KEY].len };
         ca = (PkiBlob) { cfg->ca_bundle, ret->files[ROLE_CA_BUNDLE].data, ret->files[ROLE_CA_BUNDLE].len };
-        pki_assess(&cert, &key, &ca, now, &ret->a);
+        inter = (PkiBlob) { intermediates, ret->files[ROLE_INTERMEDIATES].data, ret->files[ROLE_INTERMEDIATES].len };
+        pki_assess_chain(&cert, &key, &ca, &inter, now, &ret->a);
+        /* an intermediate CA's key on the VM is as bad as the root's */
+        if (ret->a.inter && sk_X509_num(ret->a.inter) > 0) {
+                cas = ret->a.ca ? sk_X509_dup(ret->a.ca) : sk_X509_new_null();
+                for (int i = 0; cas && i < sk_X509_num(ret->a.inter); i++)
+                        if (!sk_X509_push(cas, sk_X509_value(ret->a.inter, i))) {
+                                sk_X509_free(cas);
+                                cas = NULL;
+                        }
+                if (!cas)
+                        return -ENOMEM;
+        }
         {
-                const char *own[] = { cfg->certificate, cfg->private_key, cfg->ca_bundle, NULL };
-                r = pki_scan_ca_keys_bounded(cfg->dir, ret->a.ca, own, scan_budget, &ret->a.findings,
+                const char *all[] = { cfg->certificate, cfg->private_key, cfg->ca_bundle, intermediates }, *own[5] = {};
+                size_t n = 0;
+                for (size_t i = 0; i < ELEMENTSOF(all); i++)
+                        if (all[i])
+                                own[n++] = all[i];
+                r = pki_scan_ca_keys_bounded(cfg->dir, cas ? cas : ret->a.ca, own, scan_budget, &ret->a.findings,
                                              &ret->scan_incomplete);
         }
+        sk_X509_free(cas);
         /* parsed keys of files this pass did not see go now */
         pki_parse_cache_end_pass();
         return r;
@@ -189,6 +215,13 @@ static void report(Pki *p, const PairUpdate *u, const Findings *old) {
                 if (pr->generation > 1)
                         p->renewals_total++;
                 log_activation(p);
+                manager_emit(p->m, p, EVENT_CERT_ACTIVATED, &act);
+        } else if (u->chain_changed) {
+                CertActivation act = { .client = &pr->active, .ca = pr->have_ca ? &pr->ca : NULL,
+                                       .cert = p->active_cert, .key = p->active_key };
+                log_info("Chain of certificate serial %s changed: %zu certificate%s above it%s%s", pr->active.serial,
+                         pr->n_links, pr->n_links == 1 ? "" : "s", pr->n_links ? ", first " : "",
+                         pr->n_links ? pr->links[0].info.subject : "");
                 manager_emit(p->m, p, EVENT_CERT_ACTIVATED, &act);
         } else if (u->ca_changed) {
                 CertActivation act = { .client = &pr->active, .ca = pr->have_ca ? &pr->ca : NULL,
@@ -309,7 +342,7 @@ static void pki_assess_now(Pki *p, const char *why) {
 
         log_debug("Assessing %s (%s)", cfg->dir, why);
         p->assessments++;
-        r = pki_pass_run(cfg, enforce, real, SCAN_BUDGET, &pass);
+        r = pki_pass_run(cfg, p->m->config->credentials.intermediates, enforce, real, SCAN_BUDGET, &pass);
         p->last_pass_usec = now_mono() - mono;
         if (r < 0) {
                 log_warning_errno(r, "Assessment of %s failed; keeping the previous state", cfg->dir);
@@ -337,6 +370,18 @@ static void pki_assess_now(Pki *p, const char *why) {
                 EVP_PKEY_free(p->active_key);
                 p->active_cert = pass.a.cert;
                 p->active_key = pass.a.key;
+        }
+        if (p->pair.state == PAIR_STATE_OK) {
+                /* state ok: this pass's disk pair is the active one and valid */
+                STACK_OF(X509) *s = NULL;
+                if (pass.a.send_chain) {
+                        s = sk_X509_dup(pass.a.send_chain);
+                        for (int i = 0; s && i < sk_X509_num(s); i++)
+                                X509_up_ref(sk_X509_value(s, i));
+                }
+                if (p->active_chain)
+                        sk_X509_pop_free(p->active_chain, X509_free);
+                p->active_chain = s;
         }
         for (size_t i = 0; i < _ROLE_MAX; i++) {
                 if (pass.files[i].perm == PERM_REPAIRED)
@@ -404,7 +449,7 @@ static void on_watch(void *userdata, PkiWatchReason reason) {
 static int watch_start(Pki *p) {
         const PkiSection *c = &p->m->config->pki;
         _cleanup_strv_free_ char **dirs = NULL;
-        const char *paths[] = { c->certificate, c->private_key, c->ca_bundle };
+        const char *paths[] = { c->certificate, c->private_key, c->ca_bundle, p->m->config->credentials.intermediates };
         int r;
 
         p->watch = pki_watch_free(p->watch);
@@ -424,6 +469,11 @@ static int watch_start(Pki *p) {
                         return -ENOMEM;
         }
         return pki_watch_new(p->m->event, dirs, c->rescan_interval, on_watch, p, &p->watch);
+}
+
+STACK_OF(X509) *pki_active_chain(Manager *m) {
+        Pki *p = manager_module(m, "certificate");
+        return p && p->pair.have_active ? p->active_chain : NULL;
 }
 
 int pki_active_pair(Manager *m, X509 **ret_cert, EVP_PKEY **ret_key, const CertInfo **ret_info) {
@@ -461,6 +511,8 @@ static void *pki_free(void *mod) {
         pending_request_done(&p->pending);
         X509_free(p->active_cert);
         EVP_PKEY_free(p->active_key);
+        if (p->active_chain)
+                sk_X509_pop_free(p->active_chain, X509_free);
         pki_parse_cache_flush();
         pki_scan_cache_flush();
         free(p);
@@ -486,7 +538,8 @@ static void pki_reconfigure(void *mod, const Config *old, const Config *new) {
         const PkiSection *o = &old->pki, *n = &new->pki;
 
         if (!streq_null(o->dir, n->dir) || !streq_null(o->certificate, n->certificate) ||
-            !streq_null(o->private_key, n->private_key) || !streq_null(o->ca_bundle, n->ca_bundle)) {
+            !streq_null(o->private_key, n->private_key) || !streq_null(o->ca_bundle, n->ca_bundle) ||
+            !streq_null(old->credentials.intermediates, new->credentials.intermediates)) {
                 int r = watch_start(p);
                 if (r < 0)
                         log_warning_errno(r, "Cannot watch %s", n->dir);
@@ -520,6 +573,18 @@ void pki_cert_json(json_object *o, const CertInfo *c) {
         json_object_object_add(o, "not_after", json_time(c->not_after));
         json_object_object_add(o, "fingerprint_sha256", json_string_or_null(c->fingerprint_sha256));
         json_object_object_add(o, "key_type", json_string_or_null(c->key_type));
+}
+
+json_object *pki_chain_links_json(const ChainLink *l, size_t n) {
+        json_object *a = json_object_new_array();
+        for (size_t i = 0; i < n; i++) {
+                json_object *o = json_object_new_object();
+                pki_cert_json(o, &l[i].info);
+                json_object_object_add(o, "source", json_object_new_string(l[i].source));
+                json_object_object_add(o, "path", json_string_or_null(l[i].info.path));
+                json_object_array_add(a, o);
+        }
+        return a;
 }
 
 json_object *pki_file_json(const PkiFile *f) {
@@ -580,6 +645,7 @@ static void pki_status(void *mod, StatusBuilder *sb) {
         json_object_object_add(c, "path", json_string_or_null(cfg->certificate));
         json_object_object_add(c, "key_path", json_string_or_null(cfg->private_key));
         json_object_object_add(c, "ca_bundle", json_string_or_null(cfg->ca_bundle));
+        json_object_object_add(c, "intermediates", json_string_or_null(p->m->config->credentials.intermediates));
         json_object_object_add(c, "state", json_object_new_string(pair_state_to_string(pr->state)));
         json_object_object_add(c, "generation", json_object_new_int64(pr->generation));
         if (pr->have_active) {
@@ -594,6 +660,7 @@ static void pki_status(void *mod, StatusBuilder *sb) {
                         json_object_object_add(c, nulls[i], NULL);
         }
         json_object_object_add(c, "chain", json_object_new_string(chain_status_to_string(pr->chain)));
+        json_object_object_add(c, "chain_path", pki_chain_links_json(pr->links, pr->n_links));
         json_object_object_add(c, "findings", pki_findings_json(&pr->findings));
         if (pr->have_candidate || pr->candidate_findings.n > 0) {
                 json_object *cand = json_object_new_object();

@@ -716,6 +716,64 @@ int pki_parse_bundle(const void *data, size_t len, const char *path, STACK_OF(X5
         return 0;
 }
 
+int pki_parse_intermediates(const void *data, size_t len, const char *path, STACK_OF(X509) **ret, Findings *f) {
+        _cleanup_(x509_stackp) STACK_OF(X509) *s = NULL;
+        X509 *first = NULL;
+        Findings tmp = {};
+        const char *fn = base_name(path);
+        int r;
+
+        /* the certificate parser (and its cache) does the work; its findings
+         * talk about client.crt, so say it again for this file */
+        r = pki_parse_cert(data, len, path, &first, &s, &tmp);
+        if (r == -ENOMEM) {
+                findings_done(&tmp);
+                return r;
+        }
+        if (r < 0) {
+                if (findings_has(&tmp, "cert_is_key"))
+                        findings_add(f, HEALTH_CRITICAL, FINDING_PAIR, "intermediates_is_key", path,
+                                     "Put only the intermediate CA certificates (PEM) in it; a private key has no place there",
+                                     "%s ([credentials] intermediates) holds a private key, not CA certificates", fn);
+                else
+                        findings_add(f, HEALTH_CRITICAL, FINDING_TRANSIENT, "intermediates_unparseable", path,
+                                     "Install the intermediate CA certificates as PEM (check: openssl storeutl -noout -certs <file>), "
+                                     "or remove intermediates= from [credentials]",
+                                     "%s ([credentials] intermediates): %s", fn,
+                                     tmp.n > 0 ? tmp.items[0].message : "no readable certificate");
+                findings_done(&tmp);
+                return -EBADMSG;
+        }
+        findings_done(&tmp);
+        if (!sk_X509_insert(s, first, 0)) {
+                X509_free(first);
+                return -ENOMEM;
+        }
+        *ret = TAKE_PTR(s);
+        return 0;
+}
+
+void chain_links_free(ChainLink *l, size_t n) {
+        for (size_t i = 0; i < n; i++)
+                cert_info_done(&l[i].info);
+        free(l);
+}
+
+int chain_links_copy(const ChainLink *src, size_t n, ChainLink **ret) {
+        ChainLink *l = n ? calloc(n, sizeof(ChainLink)) : NULL;
+        if (n && !l)
+                return -ENOMEM;
+        for (size_t i = 0; i < n; i++) {
+                if (cert_info_copy(&src[i].info, &l[i].info) < 0) {
+                        chain_links_free(l, i);
+                        return -ENOMEM;
+                }
+                l[i].source = src[i].source;
+        }
+        *ret = l;
+        return 0;
+}
+
 /* ---- checks --------------------------------------------------------------- */
 
 static void check_validity(X509 *x, const CertInfo *ci, uint64_t now_u, const char *path, Findings *f) {
@@ -791,55 +849,242 @@ static void check_ca_cert(X509 *x, const char *path, Findings *f) {
                              strna(subj));
 }
 
-static void check_chain(PkiAssessment *a, const char *cert_path, const char *ca_path, uint64_t now) {
+static bool stack_has(STACK_OF(X509) *s, X509 *x) {
+        for (int i = 0; i < sk_X509_num(s); i++)
+                if (X509_cmp(sk_X509_value(s, i), x) == 0)
+                        return true;
+        return false;
+}
+
+static bool self_signed(X509 *x) {
+        return (X509_get_extension_flags(x) & EXFLAG_SS) != 0;
+}
+
+/* Where a certificate of the path came from. A certificate in several
+ * places counts where the chain is meant to live: the intermediates file
+ * before client.crt's tail before the bundle. */
+static const char *link_source(const PkiAssessment *a, X509 *x) {
+        if (stack_has(a->inter, x))
+                return "intermediates";
+        if (stack_has(a->cert_extra, x))
+                return "certificate";
+        return "ca_bundle";
+}
+
+static int verify_once(PkiAssessment *a, X509_STORE *store, STACK_OF(X509) *untrusted, uint64_t now,
+                       bool no_time, X509_STORE_CTX *ctx) {
+        X509_VERIFY_PARAM *vp;
+        int ok;
+
+        X509_STORE_CTX_cleanup(ctx);
+        if (X509_STORE_CTX_init(ctx, store, a->cert, untrusted) != 1)
+                return -ENOMEM;
+        vp = X509_STORE_CTX_get0_param(ctx);
+        /* USE_CHECK_TIME (set by set_time) would win over NO_CHECK_TIME */
+        if (no_time)
+                X509_VERIFY_PARAM_set_flags(vp, X509_V_FLAG_NO_CHECK_TIME);
+        else
+                X509_VERIFY_PARAM_set_time(vp, (time_t) (now / USEC_PER_SEC));
+        ok = X509_verify_cert(ctx);
+        ERR_clear_error();
+        return ok == 1;
+}
+
+static void chain_verified(PkiAssessment *a, STACK_OF(X509) *chain, const char *ca_path, const char *inter_path) {
+        int n = sk_X509_num(chain);
+
+        chain_links_free(a->links, a->n_links);
+        a->links = NULL;
+        a->n_links = 0;
+        if (n > 1) {
+                const char *src;
+                a->links = calloc((size_t) n - 1, sizeof(ChainLink));
+                for (int i = 1; a->links && i < n; i++) {
+                        X509 *x = sk_X509_value(chain, i);
+                        /* the anchor always comes from the bundle (the store) */
+                        src = i == n - 1 ? "ca_bundle" : link_source(a, x);
+                        if (pki_cert_info(x, streq(src, "intermediates") ? inter_path : streq(src, "ca_bundle") ? ca_path : NULL,
+                                          &a->links[a->n_links].info) == 0)
+                                a->links[a->n_links++].source = src;
+                }
+                cert_info_done(&a->ca_info);
+                if (pki_cert_info(sk_X509_value(chain, n - 1), ca_path, &a->ca_info) == 0)
+                        a->have_ca_info = true;
+        }
+        /* what AWS needs between the leaf and its trust anchor, in path
+         * order: a root, the leaf itself or a stale certificate left in the
+         * file stay home */
+        if (a->inter_configured) {
+                STACK_OF(X509) *send = sk_X509_new_null();
+                for (int i = 1; send && i < n; i++) {
+                        X509 *x = sk_X509_value(chain, i);
+                        if (self_signed(x))
+                                continue;
+                        if (!X509_up_ref(x))
+                                break;
+                        if (!sk_X509_push(send, x))
+                                X509_free(x);
+                }
+                if (a->send_chain)
+                        x509_stack_free(a->send_chain);
+                a->send_chain = send;
+        }
+}
+
+static void check_chain(PkiAssessment *a, const char *cert_path, const char *ca_path, const char *inter_path,
+                        uint64_t now) {
         _cleanup_(X509_STORE_freep) X509_STORE *store = X509_STORE_new();
         _cleanup_(X509_STORE_CTX_freep) X509_STORE_CTX *ctx = X509_STORE_CTX_new();
-        X509_VERIFY_PARAM *vp;
-        STACK_OF(X509) *chain;
-        int ok, err;
+        STACK_OF(X509) *untrusted = NULL;
+        _cleanup_free_ char *subj = NULL;
+        char when[64];
+        const char *src, *where;
+        X509 *bad;
+        int ok, err, depth;
 
         if (!store || !ctx)
                 return;
         for (int i = 0; i < sk_X509_num(a->ca); i++)
                 X509_STORE_add_cert(store, sk_X509_value(a->ca, i));
-        if (X509_STORE_CTX_init(ctx, store, a->cert, a->cert_extra) != 1)
+        /* client.crt's own tail and the intermediates file, untrusted: they
+         * may carry the path, never end it (borrowed, not up-ref'ed) */
+        untrusted = a->cert_extra ? sk_X509_dup(a->cert_extra) : sk_X509_new_null();
+        if (!untrusted)
                 return;
-        vp = X509_STORE_CTX_get0_param(ctx);
-        X509_VERIFY_PARAM_set_time(vp, (time_t) (now / USEC_PER_SEC));
-        ok = X509_verify_cert(ctx);
-        err = X509_STORE_CTX_get_error(ctx);
-        ERR_clear_error();
-        /* the leaf's own dates are reported as cert_expired / not_yet_valid */
-        if (ok != 1 && X509_STORE_CTX_get_error_depth(ctx) == 0 &&
-            (err == X509_V_ERR_CERT_HAS_EXPIRED || err == X509_V_ERR_CERT_NOT_YET_VALID)) {
-                X509_VERIFY_PARAM_set_flags(vp, X509_V_FLAG_NO_CHECK_TIME);
-                X509_STORE_CTX_cleanup(ctx);
-                if (X509_STORE_CTX_init(ctx, store, a->cert, a->cert_extra) != 1)
+        for (int i = 0; i < sk_X509_num(a->inter); i++)
+                if (!sk_X509_push(untrusted, sk_X509_value(a->inter, i))) {
+                        sk_X509_free(untrusted);
                         return;
-                X509_VERIFY_PARAM_set_flags(X509_STORE_CTX_get0_param(ctx), X509_V_FLAG_NO_CHECK_TIME);
-                ok = X509_verify_cert(ctx);
+                }
+        ok = verify_once(a, store, untrusted, now, false, ctx);
+        err = X509_STORE_CTX_get_error(ctx);
+        depth = X509_STORE_CTX_get_error_depth(ctx);
+        /* the leaf's own dates are reported as cert_expired / not_yet_valid */
+        if (ok == 0 && depth == 0 && (err == X509_V_ERR_CERT_HAS_EXPIRED || err == X509_V_ERR_CERT_NOT_YET_VALID)) {
+                ok = verify_once(a, store, untrusted, now, true, ctx);
                 err = X509_STORE_CTX_get_error(ctx);
-                ERR_clear_error();
+                depth = X509_STORE_CTX_get_error_depth(ctx);
+        }
+        if (ok < 0) {
+                sk_X509_free(untrusted);
+                return;
         }
         if (ok == 1) {
                 a->chain = CHAIN_VERIFIED;
-                chain = X509_STORE_CTX_get0_chain(ctx);
-                if (chain && sk_X509_num(chain) > 1) {
-                        cert_info_done(&a->ca_info);
-                        if (pki_cert_info(sk_X509_value(chain, sk_X509_num(chain) - 1), ca_path, &a->ca_info) == 0)
-                                a->have_ca_info = true;
-                }
+                chain_verified(a, X509_STORE_CTX_get0_chain(ctx), ca_path, inter_path);
+                sk_X509_free(untrusted);
                 return;
         }
+        sk_X509_free(untrusted);
         a->chain = CHAIN_FAILED;
+        bad = X509_STORE_CTX_get_current_cert(ctx);
+        subj = bad ? name_oneline(X509_get_subject_name(bad)) : NULL;
+        src = bad && depth > 0 ? link_source(a, bad) : NULL;
+        where = !src ? "" : streq(src, "intermediates") ? base_name(inter_path)
+                          : streq(src, "certificate") ? base_name(cert_path) : base_name(ca_path);
+        if (depth > 0 && bad && (err == X509_V_ERR_CERT_HAS_EXPIRED || err == X509_V_ERR_CERT_NOT_YET_VALID)) {
+                int64_t t = 0;
+                (void) pki_asn1_time_usec(err == X509_V_ERR_CERT_HAS_EXPIRED ? X509_get0_notAfter(bad)
+                                                                            : X509_get0_notBefore(bad), &t);
+                findings_add(&a->findings, HEALTH_CRITICAL, FINDING_PAIR, "chain_failed", cert_path,
+                             streq(strempty(src), "intermediates")
+                                     ? "Install the renewed intermediate CA certificate in the intermediates file (and remove the old one)"
+                                     : "Renew the CA certificate and install it where the old one was",
+                             "%s does not verify: CA certificate %s in %s %s %s", base_name(cert_path), strna(subj), where,
+                             err == X509_V_ERR_CERT_HAS_EXPIRED ? "expired at" : "is not valid before",
+                             format_rfc3339(t, when, sizeof(when)));
+                return;
+        }
+        if (err == X509_V_ERR_UNABLE_TO_GET_ISSUER_CERT_LOCALLY || err == X509_V_ERR_UNABLE_TO_GET_ISSUER_CERT) {
+                _cleanup_free_ char *issuer = bad ? name_oneline(X509_get_issuer_name(bad)) : NULL;
+                findings_add(&a->findings, HEALTH_CRITICAL, FINDING_PAIR, "chain_failed", cert_path,
+                             inter_path ? "Put the intermediate CA certificates in the intermediates file and the root (the trust anchor) in the CA bundle"
+                                        : "Install a certificate issued by the CA in the bundle, or the bundle of the CA that issued it; "
+                                          "an intermediate CA goes in [credentials] intermediates",
+                             "%s does not verify against %s%s%s: no certificate of issuer %s (for %s)", base_name(cert_path),
+                             base_name(ca_path), inter_path ? " and " : "", inter_path ? base_name(inter_path) : "",
+                             strna(issuer), strna(subj));
+                return;
+        }
         findings_add(&a->findings, HEALTH_CRITICAL, FINDING_PAIR, "chain_failed", cert_path,
                      "Install a certificate issued by the CA in the bundle, or the bundle of the CA that issued it",
-                     "%s does not verify against %s: %s", base_name(cert_path), base_name(ca_path),
-                     X509_verify_cert_error_string(err));
+                     "%s does not verify against %s%s%s: %s%s%s%s%s%s", base_name(cert_path), base_name(ca_path),
+                     inter_path ? " and " : "", inter_path ? base_name(inter_path) : "",
+                     X509_verify_cert_error_string(err), depth > 0 ? " (" : "", depth > 0 ? strna(subj) : "",
+                     depth > 0 && *where ? " in " : "", depth > 0 ? where : "", depth > 0 ? ")" : "");
+}
+
+static bool in_links(const PkiAssessment *a, X509 *x) {
+        unsigned char md[EVP_MAX_MD_SIZE];
+        unsigned mdlen = 0;
+        _cleanup_free_ char *fp = NULL;
+        if (X509_digest(x, EVP_sha256(), md, &mdlen) != 1 || !(fp = hex(md, mdlen)))
+                return false;
+        for (size_t i = 0; i < a->n_links; i++)
+                if (streq(strempty(a->links[i].info.fingerprint_sha256), fp))
+                        return true;
+        return false;
+}
+
+/* What a careless hand puts in the intermediates file: the client
+ * certificate, the root, a certificate that is no CA, a stale one. None of
+ * it blocks by itself (the chain check decides); each is named. */
+static void check_intermediates(PkiAssessment *a, const char *path, uint64_t now) {
+        const char *fn = base_name(path);
+        char when[64];
+
+        for (int i = 0; i < sk_X509_num(a->inter); i++) {
+                X509 *x = sk_X509_value(a->inter, i);
+                uint32_t flags = X509_get_extension_flags(x);
+                _cleanup_free_ char *subj = name_oneline(X509_get_subject_name(x));
+                int64_t nb = 0, na = 0;
+
+                if (a->cert && X509_cmp(x, a->cert) == 0) {
+                        findings_add(&a->findings, HEALTH_WARNING, FINDING_OTHER, "intermediates_has_leaf", path,
+                                     "Keep only the intermediate CA certificates in it; the client certificate is sent on its own",
+                                     "%s ([credentials] intermediates) holds the client certificate %s itself", fn, strna(subj));
+                        continue;
+                }
+                if (self_signed(x)) {
+                        findings_add(&a->findings, HEALTH_WARNING, FINDING_OTHER, "intermediates_has_root", path,
+                                     "Keep only the intermediate CA certificates in it; the root (the trust anchor) belongs in the CA bundle",
+                                     "%s ([credentials] intermediates) holds the self-signed root %s; it is not sent to AWS",
+                                     fn, strna(subj));
+                        continue;
+                }
+                if (!(flags & EXFLAG_CA)) {
+                        findings_add(&a->findings, HEALTH_WARNING, FINDING_OTHER, "intermediates_not_ca", path,
+                                     "Remove it: only CA certificates (basicConstraints CA:TRUE) belong in the intermediates file",
+                                     "%s ([credentials] intermediates) holds %s, which is not a CA certificate", fn, strna(subj));
+                        continue;
+                }
+                if (a->chain == CHAIN_FAILED || pki_asn1_time_usec(X509_get0_notBefore(x), &nb) < 0 ||
+                    pki_asn1_time_usec(X509_get0_notAfter(x), &na) < 0)
+                        continue; /* the chain finding says what is wrong */
+                if ((int64_t) now <= na && (int64_t) now >= nb)
+                        continue;
+                /* in a verified path it would have failed; outside it, or
+                 * with no bundle to tell, it is dead weight or a warning sign */
+                if (a->chain == CHAIN_VERIFIED && in_links(a, x))
+                        continue;
+                findings_add(&a->findings, HEALTH_WARNING, FINDING_OTHER, "intermediates_expired", path,
+                             a->chain == CHAIN_VERIFIED ? "Remove it from the file: the chain does not need it"
+                                                        : "Install the renewed intermediate CA certificate; AWS refuses a chain through an expired one",
+                             "%s ([credentials] intermediates) holds %s, %s %s%s", fn, strna(subj),
+                             (int64_t) now > na ? "expired at" : "not valid before",
+                             format_rfc3339((int64_t) now > na ? na : nb, when, sizeof(when)),
+                             a->chain == CHAIN_VERIFIED ? " (not used by the chain)" : "");
+        }
 }
 
 void pki_assess(const PkiBlob *cert, const PkiBlob *key, const PkiBlob *ca, uint64_t now, PkiAssessment *a) {
+        pki_assess_chain(cert, key, ca, NULL, now, a);
+}
+
+void pki_assess_chain(const PkiBlob *cert, const PkiBlob *key, const PkiBlob *ca, const PkiBlob *inter,
+                      uint64_t now, PkiAssessment *a) {
         Findings *f = &a->findings;
+        const char *inter_path = inter ? inter->path : NULL;
         int r;
 
         a->chain = CHAIN_UNVERIFIED;
@@ -876,6 +1121,15 @@ void pki_assess(const PkiBlob *cert, const PkiBlob *key, const PkiBlob *ca, uint
                                 a->have_ca_info = true;
                 }
         }
+        if (inter_path) {
+                a->inter_configured = true;
+                if (inter->data && pki_parse_intermediates(inter->data, inter->len, inter_path, &a->inter, f) >= 0) {
+                        unsigned char md[EVP_MAX_MD_SIZE];
+                        unsigned mdlen = 0;
+                        if (EVP_Digest(inter->data, inter->len, md, &mdlen, EVP_sha256(), NULL) == 1)
+                                a->inter_fingerprint = hex(md, mdlen);
+                }
+        }
 
         if (a->cert) {
                 check_validity(a->cert, &a->info, now, cert->path, f);
@@ -897,8 +1151,16 @@ void pki_assess(const PkiBlob *cert, const PkiBlob *key, const PkiBlob *ca, uint
                                      "Install the key that belongs to the certificate (compare: openssl x509 -noout -pubkey -in client.crt; openssl pkey -pubout -in client.key)",
                                      "%s does not belong to %s", base_name(key->path), base_name(cert->path));
         }
-        if (a->cert && a->ca)
-                check_chain(a, cert->path, ca->path, now);
+        /* an unusable intermediates file is its own finding; a chain
+         * verdict without it would only add noise */
+        if (a->cert && a->ca && (!a->inter_configured || a->inter))
+                check_chain(a, cert->path, ca->path, a->inter ? inter_path : NULL, now);
+        if (a->inter) {
+                check_intermediates(a, inter_path, now);
+                /* no bundle to verify against: AWS gets the file as it is */
+                if (a->chain != CHAIN_VERIFIED && !a->send_chain)
+                        a->send_chain = stack_ref(a->inter);
+        }
 }
 
 PairVerdict pki_assessment_verdict(const PkiAssessment *a) {
@@ -922,6 +1184,10 @@ void pki_assessment_done(PkiAssessment *a) {
         x509_stackp(&a->cert_extra);
         EVP_PKEY_free(a->key);
         x509_stackp(&a->ca);
+        x509_stackp(&a->inter);
+        x509_stackp(&a->send_chain);
+        free(a->inter_fingerprint);
+        chain_links_free(a->links, a->n_links);
         free(a->cert_key_id);
         free(a->key_id);
         free(a->ca_fingerprint);

@@ -58,11 +58,30 @@ typedef struct PkiBlob {
         size_t len;
 } PkiBlob;
 
+/* One certificate of the verified path above the leaf, and where it came
+ * from: "intermediates" ([credentials] intermediates), "certificate" (after
+ * the leaf in its file) or "ca_bundle". */
+typedef struct ChainLink {
+        CertInfo info;
+        const char *source;         /* static string */
+} ChainLink;
+void chain_links_free(ChainLink *l, size_t n);
+int chain_links_copy(const ChainLink *src, size_t n, ChainLink **ret);
+
 typedef struct PkiAssessment {
         X509 *cert;                 /* leaf, NULL if unparseable */
         STACK_OF(X509) *cert_extra; /* rest of a chain file */
         EVP_PKEY *key;
         STACK_OF(X509) *ca;         /* CA bundle, NULL if none */
+        STACK_OF(X509) *inter;      /* [credentials] intermediates as parsed, NULL if none */
+        bool inter_configured;      /* ... configured (then inter NULL means unusable) */
+        /* what goes to AWS as X-Amz-X509-Chain: the verified path between
+         * leaf and anchor (file order, stray and self-signed certificates
+         * dropped), or the whole file when the chain cannot be verified */
+        STACK_OF(X509) *send_chain;
+        char *inter_fingerprint;    /* sha256 of the intermediates file, NULL if none */
+        ChainLink *links;           /* the verified path above the leaf */
+        size_t n_links;
         bool key_matches;           /* cert and key parsed and belong together */
         ChainStatus chain;
         char *cert_key_id;          /* sha256 of the certificate's SubjectPublicKeyInfo */
@@ -81,6 +100,12 @@ void pki_assessment_done(PkiAssessment *a);
  * configured but unreadable (the caller recorded why). Findings are added to
  * a->findings (which may already hold the caller's file findings). */
 void pki_assess(const PkiBlob *cert, const PkiBlob *key, const PkiBlob *ca, uint64_t now, PkiAssessment *a);
+/* The same with [credentials] intermediates: untrusted certificates the
+ * chain may pass through (leaf -> intermediates -> an anchor of the bundle).
+ * inter == NULL or inter->path == NULL: none configured; inter->data == NULL:
+ * configured but unreadable (the caller recorded why). */
+void pki_assess_chain(const PkiBlob *cert, const PkiBlob *key, const PkiBlob *ca, const PkiBlob *inter,
+                      uint64_t now, PkiAssessment *a);
 
 /* Worst pair-blocking verdict of an assessment. */
 typedef enum PairVerdict {
@@ -106,6 +131,9 @@ int pki_parse_cert(const void *data, size_t len, const char *path, X509 **ret_le
                    STACK_OF(X509) **ret_extra, Findings *f);
 int pki_parse_key(const void *data, size_t len, const char *path, EVP_PKEY **ret, Findings *f);
 int pki_parse_bundle(const void *data, size_t len, const char *path, STACK_OF(X509) **ret, Findings *f);
+/* The intermediates file: every certificate in it, or findings naming the
+ * file (intermediates_unparseable, intermediates_is_key). */
+int pki_parse_intermediates(const void *data, size_t len, const char *path, STACK_OF(X509) **ret, Findings *f);
 int pki_cert_info(X509 *x, const char *path, CertInfo *ret);
 char *pki_key_type(EVP_PKEY *k);        /* "RSA-2048", "EC-P256" ... */
 char *pki_pubkey_id(EVP_PKEY *k);       /* sha256 hex of the DER SubjectPublicKeyInfo */

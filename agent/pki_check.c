@@ -66,6 +66,7 @@ static void print_json(const Config *cfg, const PkiPass *pass, Health worst, con
                 pki_cert_json(cert, &pass->a.info);
         json_object_object_add(cert, "key_matches", json_object_new_boolean(pass->a.key_matches));
         json_object_object_add(cert, "chain", json_object_new_string(chain_status_to_string(pass->a.chain)));
+        json_object_object_add(cert, "chain_path", pki_chain_links_json(pass->a.links, pass->a.n_links));
         json_object_object_add(cert, "pending_request", pend ? pending_request_json(cfg->pki.dir, pend) : NULL);
         json_object_object_add(o, "certificate", cert);
         for (size_t i = 0; i < _ROLE_MAX; i++)
@@ -143,13 +144,14 @@ int verb_check(int argc, char **argv) {
                 _cleanup_free_ char *old = cfg->pki.dir;
                 cfg->pki.dir = strdup(dir);
                 if (!cfg->pki.dir || rebase(&cfg->pki.certificate, old, dir) < 0 ||
-                    rebase(&cfg->pki.private_key, old, dir) < 0 || rebase(&cfg->pki.ca_bundle, old, dir) < 0)
+                    rebase(&cfg->pki.private_key, old, dir) < 0 || rebase(&cfg->pki.ca_bundle, old, dir) < 0 ||
+                    rebase(&cfg->credentials.intermediates, old, dir) < 0)
                         return log_oom(), 2;
         }
 
         clock_gettime(CLOCK_REALTIME, &ts);
         now = (uint64_t) ((int64_t) ts.tv_sec + cfg->test_clock_offset_sec) * USEC_PER_SEC;
-        r = pki_pass_run(&cfg->pki, false, now, 0, &pass);
+        r = pki_pass_run(&cfg->pki, cfg->credentials.intermediates, false, now, 0, &pass);
         if (r < 0) {
                 fprintf(stderr, "agv-agent check: %s\n", strerror(-r));
                 return 2;
@@ -190,8 +192,12 @@ int verb_check(int argc, char **argv) {
                 print_cert(&pass.a.info, now);
         printf("  key          %s%s\n", cfg->pki.private_key,
                pass.a.key_matches ? " (matches the certificate)" : pass.a.key ? " (DOES NOT MATCH)" : "");
-        printf("  chain        %s%s%s\n", chain_status_to_string(pass.a.chain),
-               cfg->pki.ca_bundle ? " against " : "", strempty(cfg->pki.ca_bundle));
+        printf("  chain        %s%s%s%s%s\n", chain_status_to_string(pass.a.chain),
+               cfg->pki.ca_bundle ? " against " : "", strempty(cfg->pki.ca_bundle),
+               cfg->credentials.intermediates ? " through " : "", strempty(cfg->credentials.intermediates));
+        for (size_t i = 0; i < pass.a.n_links; i++)
+                printf("    %s %s (serial %s, from %s)\n", i + 1 == pass.a.n_links ? "anchor" : "issuer",
+                       pass.a.links[i].info.subject, pass.a.links[i].info.serial, pass.a.links[i].source);
         if (have_pending) {
                 char since[64];
                 printf("  request      pending since %s: %s key, %s\n", format_rfc3339(pending.created, since, sizeof(since)),

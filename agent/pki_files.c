@@ -15,6 +15,7 @@ const char *pki_role_to_string(PkiRole r) {
                 [ROLE_PRIVATE_KEY] = "private_key",
                 [ROLE_CA_BUNDLE] = "ca_bundle",
                 [ROLE_DIRECTORY] = "directory",
+                [ROLE_INTERMEDIATES] = "intermediates",
         };
         return r < _ROLE_MAX ? t[r] : "unknown";
 }
@@ -358,6 +359,13 @@ int pki_file_load(PkiRole role, const char *path, const PkiPolicy *want, bool en
                 if (r == -ENOENT) {
                         if (role == ROLE_CA_BUNDLE)
                                 return 0; /* optional: chain stays unverified */
+                        if (role == ROLE_INTERMEDIATES) {
+                                /* configured, so the exchange needs it */
+                                findings_add(f, HEALTH_CRITICAL, FINDING_TRANSIENT, "intermediates_missing", path,
+                                             "Install the intermediate CA certificates (PEM) there, or remove intermediates= from [credentials]",
+                                             "%s ([credentials] intermediates) does not exist", fn);
+                                return 0;
+                        }
                         findings_add(f, HEALTH_CRITICAL, FINDING_TRANSIENT,
                                      is_dir ? "dir_missing" : "file_missing", path,
                                      is_dir ? "Create it (install -d -m 755 <dir>) and install the pair"

@@ -18,6 +18,7 @@ typedef enum PkiRole {
         ROLE_PRIVATE_KEY,
         ROLE_CA_BUNDLE,
         ROLE_DIRECTORY,
+        ROLE_INTERMEDIATES, /* [credentials] intermediates */
         _ROLE_MAX,
 } PkiRole;
 const char *pki_role_to_string(PkiRole r);

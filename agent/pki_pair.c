@@ -27,6 +27,7 @@ void pki_pair_done(PkiPair *p) {
         cert_info_done(&p->candidate);
         free(p->active_key_id);
         free(p->ca_fingerprint);
+        chain_links_free(p->links, p->n_links);
         findings_done(&p->candidate_findings);
         findings_done(&p->findings);
         *p = (PkiPair) {};
@@ -106,8 +107,25 @@ int pki_pair_update(PkiPair *p, const PkiAssessment *a, uint64_t now_real, uint6
                 disk_is_active = true;
                 u->activated = true;
         }
-        if (disk_is_active)
+        /* an unusable intermediates file says nothing about the chain:
+         * the last verdict (and path) stands until it is readable again */
+        if (disk_is_active && !(a->inter_configured && !a->inter)) {
+                bool same = p->n_links == a->n_links;
+                for (size_t i = 0; same && i < a->n_links; i++)
+                        same = streq(strempty(p->links[i].info.fingerprint_sha256),
+                                     strempty(a->links[i].info.fingerprint_sha256)) &&
+                               streq(p->links[i].source, a->links[i].source);
                 p->chain = a->chain;
+                if (!same) {
+                        ChainLink *l = NULL;
+                        if (chain_links_copy(a->links, a->n_links, &l) < 0)
+                                return -ENOMEM;
+                        chain_links_free(p->links, p->n_links);
+                        p->links = l;
+                        p->n_links = a->n_links;
+                        u->chain_changed = !u->activated;
+                }
+        }
 
         /* the CA bundle travels on its own: a changed anchor is news too */
         if (!streq(strempty(a->ca_fingerprint), strempty(p->ca_fingerprint))) {

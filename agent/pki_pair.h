@@ -36,11 +36,14 @@ typedef struct PkiPair {
         Findings candidate_findings; /* why the candidate is not active */
         Findings findings;        /* everything reported, with effective severities */
         ChainStatus chain;        /* of the active pair */
+        ChainLink *links;         /* its verified path above the leaf (last known) */
+        size_t n_links;
 } PkiPair;
 
 typedef struct PairUpdate {
         bool activated;           /* generation rose: a new pair is active */
         bool ca_changed;          /* the bundle changed (and a pair is active) */
+        bool chain_changed;       /* the active pair's path changed (a renewed intermediate) */
         bool findings_changed;
         bool state_changed;
         PairState old_state;

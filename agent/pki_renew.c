@@ -786,12 +786,14 @@ int verb_request(int argc, char **argv) {
 
 /* ---- install-cert ---------------------------------------------------------------------------- */
 
-/* Assess cert + key (+ the configured CA bundle) the way the daemon does. */
+/* Assess cert + key (+ the configured CA bundle and intermediates) the way
+ * the daemon does. */
 static int assess_pair(Renew *r, const char *cert_path, const Secret *cert, const char *key_path,
                        const Secret *key, PkiAssessment *a) {
-        PkiFile ca_file = {};
+        PkiFile ca_file = {}, inter_file = {};
         PkiPolicy pol = pki_policy_for(&r->cfg->pki, ROLE_CA_BUNDLE);
-        PkiBlob cb = { cert_path, cert->data, cert->len }, kb = { key_path, key->data, key->len }, ab = {};
+        PkiBlob cb = { cert_path, cert->data, cert->len }, kb = { key_path, key->data, key->len }, ab = {}, ib = {};
+        const char *inter = r->cfg->credentials.intermediates;
         int k = 0;
 
         if (r->cfg->pki.ca_bundle) {
@@ -800,8 +802,17 @@ static int assess_pair(Renew *r, const char *cert_path, const Secret *cert, cons
                         return k;
                 ab = (PkiBlob) { r->cfg->pki.ca_bundle, ca_file.data, ca_file.len };
         }
-        pki_assess(&cb, &kb, &ab, now_usec(r->cfg), a);
+        if (inter) {
+                k = pki_file_load(ROLE_INTERMEDIATES, inter, &pol, false, &inter_file, &a->findings);
+                if (k < 0) {
+                        pki_file_done(&ca_file);
+                        return k;
+                }
+                ib = (PkiBlob) { inter, inter_file.data, inter_file.len };
+        }
+        pki_assess_chain(&cb, &kb, &ab, &ib, now_usec(r->cfg), a);
         pki_file_done(&ca_file);
+        pki_file_done(&inter_file);
         return 0;
 }
 
