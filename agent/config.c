@@ -330,6 +330,7 @@ static const KeyDef keys[] = {
         { "credentials", "allowed_groups", KT_LIST, K(credentials, allowed_groups), NULL, "group names or gids" },
 
         { "test", "clock_offset", KT_INT64, offsetof(Config, test_clock_offset_sec), "0", "seconds (test only)" },
+        { "test", "sign_delay", KT_DURATION, offsetof(Config, test_sign_delay), "0s", "a duration such as 2s (test only)" },
 };
 
 #define FIELD(c, k, type) ((type *) ((char *) (c) + (k)->offset))
@@ -996,6 +997,7 @@ static const struct {
         { "credentials", "refresh_before", 0, 12 * USEC_PER_HOUR },
         { "credentials", "timeout", USEC_PER_SEC, 5 * USEC_PER_MINUTE },
         { "credentials", "retry_max", USEC_PER_SEC, USEC_PER_DAY },
+        { "test", "sign_delay", 0, USEC_PER_MINUTE },
 };
 
 static void check_durations(ParseState *st) {

@@ -142,6 +142,8 @@ typedef struct Config {
         CredentialsSection credentials;
         /* test-only: seconds added to the wall clock; see docs/agent.conf.md */
         int64_t test_clock_offset_sec;
+        /* test-only: the credentials signing worker waits this long first */
+        usec_t test_sign_delay;
 } Config;
 
 /* One error found while parsing, already formatted as "file:line: message". */

@@ -18,6 +18,7 @@
 #include "metrics.h"
 #include "pki.h"
 #include "pki_assess.h"
+#include "signjob.h"
 #include "strv.h"
 
 /* The credential_process JSON lives in one anonymous mapping excluded
@@ -49,7 +50,13 @@ typedef struct Credentials {
         char *serial;          /* hex, as in the certificate section */
         char *fingerprint;
 
-        /* the exchange in flight */
+        /* the exchange in flight: first signed off the loop (job), then
+         * posted (req); superseded jobs wait in `stale` for their worker to
+         * finish and are then freed, their result discarded */
+        SignJob *job;
+        SignJob **stale;
+        size_t n_stale;
+        uint64_t discarded;
         HttpRequest *req;
         uint64_t req_started;  /* monotonic */
         unsigned req_generation;
@@ -252,6 +259,27 @@ static bool have_valid(Credentials *c, uint64_t now) {
 /* ---- timers ---------------------------------------------------------------- */
 
 static void exchange_start(Credentials *c, const char *why);
+
+static bool in_flight(Credentials *c) {
+        return c->job || c->req;
+}
+
+/* Give up the exchange in flight: the request is cancelled at once; a
+ * signing worker cannot be interrupted, so its job is kept until it
+ * reports and its result is thrown away then (on_signed). */
+static void cancel_exchange(Credentials *c) {
+        if (c->req)
+                http_request_cancel(TAKE_PTR(c->req));
+        if (c->job) {
+                SignJob **a = reallocarray(c->stale, c->n_stale + 1, sizeof(SignJob *));
+                if (a) {
+                        c->stale = a;
+                        c->stale[c->n_stale++] = TAKE_PTR(c->job);
+                } else
+                        c->job = sign_job_free(c->job); /* waits for the worker: rare */
+        }
+        loop_watch_cancel(&c->loop);
+}
 
 static int on_timer(sd_event_source *s, uint64_t usec, void *userdata) {
         Credentials *c = userdata;
@@ -482,26 +510,73 @@ static void on_done(HttpRequest *r, int error, long status, const char *message,
         ra_credentials_done(&cr);
         ra_error_done(&e);
         /* a newer pair arrived while this one was in flight */
-        if (c->generation != c->creds_generation && c->generation != c->req_generation && c->cert)
+        if (c->generation != c->creds_generation && c->generation != c->req_generation && c->cert && !in_flight(c))
                 exchange_start(c, "certificate renewed during the exchange");
         manager_state_changed(c->m);
 }
 
+static void exchange_failed_to_start(Credentials *c, int r, const char *why) {
+        RaError e = {};
+        /* -EINVAL: the key cannot sign; -ENOENT: the intermediates file */
+        ra_error_set(&e, r == -EINVAL || r == -ENOENT ? RA_ERR_NO_CERTIFICATE : RA_ERR_NETWORK, why ? why : strerror(-r));
+        loop_watch_end(&c->loop);
+        on_failure(c, &e, true);
+}
+
+/* The worker signed (or failed to): post the request, on the loop. */
+static void on_signed(SignJob *j, void *userdata) {
+        _cleanup_(sign_job_freep) SignJob *job = j;
+        Credentials *c = userdata;
+        const CredentialsSection *cs = cfg(c);
+        const RaRequest *rq = NULL;
+        const char *why = NULL;
+        int r;
+
+        if (j != c->job) {
+                /* superseded (new pair, reload, stop): its result is discarded */
+                for (size_t i = 0; i < c->n_stale; i++)
+                        if (c->stale[i] == j) {
+                                c->stale[i] = c->stale[--c->n_stale];
+                                break;
+                        }
+                c->discarded++;
+                log_debug("Discarded a request signed for certificate generation %u (superseded)",
+                          sign_job_generation(j));
+                return;
+        }
+        c->job = NULL;
+        r = sign_job_result(j, &rq, &why);
+        if (r >= 0) {
+                HttpPostOptions o = {
+                        .url = rq->url, .headers = rq->headers, .body = rq->body, .timeout = cs->timeout,
+                        .ca_file = cs->ca_file, .response_max = CREDENTIALS_REPLY_MAX,
+                };
+                r = http_post_ex(c->http, &o, on_done, c, &c->req);
+                if (r < 0) {
+                        c->req = NULL;
+                        why = r == -EOPNOTSUPP ? "libcurl (libcurl4) is not installed" : "cannot start the HTTP request";
+                        r = r == -EINVAL ? -EIO : r;
+                }
+        }
+        if (r < 0)
+                exchange_failed_to_start(c, r, why);
+        manager_state_changed(c->m);
+}
+
+static void preload_curl(void) {
+        (void) http_preload();
+}
+
 static void exchange_start(Credentials *c, const char *why) {
         const CredentialsSection *cs = cfg(c);
-        _cleanup_(ra_request_done) RaRequest rq = {};
-        STACK_OF(X509) *chain = NULL;
-        _cleanup_free_ char *cwhy = NULL;
-        const char *kwhy = NULL;
-        RaParams p;
         int r;
 
         if (!cs->enabled || !c->started || c->m->stopping)
                 return;
-        if (c->req) {
+        if (in_flight(c)) {
                 if (c->req_generation == c->generation)
                         return; /* already asking with this pair */
-                http_request_cancel(TAKE_PTR(c->req));
+                cancel_exchange(c);
         }
         arm(c, &c->retry_timer, CLOCK_MONOTONIC, 0, NULL);
         arm(c, &c->refresh_timer, CLOCK_REALTIME, 0, NULL);
@@ -516,7 +591,7 @@ static void exchange_start(Credentials *c, const char *why) {
         }
         log_debug("Exchanging certificate serial %s for AWS credentials (%s)", strna(c->serial), why);
         c->exchanges++;
-        loop_watch_begin(&c->loop); /* this callback (signing) counts */
+        loop_watch_begin(&c->loop); /* this callback counts */
         c->req_generation = c->generation;
         free(c->req_serial);
         c->req_serial = c->serial ? strdup(c->serial) : NULL;
@@ -524,42 +599,26 @@ static void exchange_start(Credentials *c, const char *why) {
         c->req_fingerprint = c->fingerprint ? strdup(c->fingerprint) : NULL;
         c->req_started = clock_usec(CLOCK_MONOTONIC);
 
-        /* the chain the certificate module verified with this pair (kept
-         * while the file is being rewritten); read the file only when it
-         * never had a usable one */
-        chain = cs->intermediates ? pki_active_chain(c->m) : NULL;
-        if (chain) {
-                chain = X509_chain_up_ref(chain);
-                r = chain ? 0 : -ENOMEM;
-        } else
-                r = credentials_load_intermediates(cs->intermediates, &chain, &cwhy);
+        /* reading the intermediates, building and signing happen in a
+         * worker (signjob.h); libcurl is loaded there too on the first one.
+         * The chain is the one the certificate module verified with this
+         * pair (kept while the file is being rewritten); the worker reads
+         * the file only when there never was a usable one. */
+        STACK_OF(X509) *chain = cs->intermediates ? pki_active_chain(c->m) : NULL;
+        SignJobInput in = {
+                .params = credentials_params(cs, manager_now_realtime(c->m)),
+                .cert = c->cert,
+                .key = c->key,
+                .chain = chain,
+                .intermediates = chain ? NULL : cs->intermediates,
+                .generation = c->generation,
+                .delay = c->m->config->test_sign_delay,
+                .prepare = preload_curl,
+        };
+        r = sign_job_start(c->m->event, &in, on_signed, c, &c->job);
         if (r < 0) {
-                RaError e = {};
-                ra_error_set(&e, RA_ERR_NO_CERTIFICATE, cwhy ? cwhy : strerror(-r));
-                loop_watch_end(&c->loop);
-                on_failure(c, &e, true);
-                manager_state_changed(c->m);
-                return;
-        }
-        p = credentials_params(cs, manager_now_realtime(c->m));
-        r = ra_request_build(&p, c->cert, chain, c->key, &rq, &kwhy);
-        if (chain)
-                sk_X509_pop_free(chain, X509_free);
-        if (r >= 0) {
-                HttpPostOptions o = {
-                        .url = rq.url, .headers = rq.headers, .body = rq.body, .timeout = cs->timeout,
-                        .ca_file = cs->ca_file, .response_max = CREDENTIALS_REPLY_MAX,
-                };
-                r = http_post_ex(c->http, &o, on_done, c, &c->req);
-                if (r < 0)
-                        kwhy = r == -EOPNOTSUPP ? "libcurl (libcurl4) is not installed" : "cannot start the HTTP request";
-        }
-        if (r < 0) {
-                RaError e = {};
-                ra_error_set(&e, r == -EINVAL ? RA_ERR_NO_CERTIFICATE : RA_ERR_NETWORK, kwhy ? kwhy : strerror(-r));
-                c->req = NULL;
-                loop_watch_end(&c->loop);
-                on_failure(c, &e, true);
+                c->job = NULL;
+                exchange_failed_to_start(c, r, "cannot start signing the request");
         }
         manager_state_changed(c->m);
 }
@@ -662,6 +721,11 @@ static void *credentials_free(void *mod) {
         if (!c)
                 return NULL;
         manager_loop_watch_remove(c->m, &c->loop);
+        /* joins the workers: at shutdown, at most one signature's wait */
+        sign_job_free(c->job);
+        for (size_t i = 0; i < c->n_stale; i++)
+                sign_job_free(c->stale[i]);
+        free(c->stale);
         http_client_free(c->http); /* cancels the request in flight */
         sd_event_source_disable_unref(c->refresh_timer);
         sd_event_source_disable_unref(c->retry_timer);
@@ -728,9 +792,7 @@ static void credentials_reconfigure(void *mod, const Config *old, const Config *
         if (!n->enabled) {
                 if (o->enabled) {
                         log_info("[credentials] removed: dropping the AWS credentials");
-                        if (c->req)
-                                http_request_cancel(TAKE_PTR(c->req));
-                        loop_watch_cancel(&c->loop);
+                        cancel_exchange(c);
                         secret_clear(c);
                         disarm_all(c);
                         resolve_failed(c);
@@ -747,12 +809,11 @@ static void credentials_reconfigure(void *mod, const Config *old, const Config *
                 /* other role or endpoint: the credentials in hand are not these */
                 if (o->enabled)
                         log_info("[credentials] changed: exchanging again");
-                if (c->req)
-                        http_request_cancel(TAKE_PTR(c->req));
+                cancel_exchange(c);
                 secret_clear(c);
                 c->streak = 0;
                 exchange_start(c, "configuration changed");
-        } else if (c->secret_len > 0 && !c->req && c->streak == 0) {
+        } else if (c->secret_len > 0 && !in_flight(c) && c->streak == 0) {
                 c->next_refresh = ra_plan_refresh(manager_now_realtime(c->m), c->expiration, n->refresh_before, random_u64());
                 arm_refresh(c);
         }
@@ -763,8 +824,8 @@ static CredState state_of(Credentials *c, uint64_t now) {
         if (!cfg(c)->enabled)
                 return CRED_DISABLED;
         if (have_valid(c, now))
-                return c->req ? CRED_REFRESHING : CRED_VALID;
-        if (c->streak > 0 || (c->last_error.kind != RA_ERR_NONE && !c->req))
+                return in_flight(c) ? CRED_REFRESHING : CRED_VALID;
+        if (c->streak > 0 || (c->last_error.kind != RA_ERR_NONE && !in_flight(c)))
                 return CRED_FAILED;
         return CRED_PENDING;
 }
@@ -812,6 +873,7 @@ static void credentials_status(void *mod, StatusBuilder *sb) {
         json_object_object_add(o, "last_error", error_json(c));
         json_object_object_add(o, "renewed_certificate_rejected",
                                c->renewal_rejected ? json_object_new_string(strna(c->rejected_serial)) : NULL);
+        json_object_object_add(o, "discarded", json_object_new_int64((int64_t) c->discarded));
         json_object_object_add(o, "served", json_object_new_int64((int64_t) c->served));
         json_object_object_add(o, "refused", json_object_new_int64((int64_t) c->refused));
         json_object_object_add(o, "aws_config", json_string_or_null(c->aws_config));
@@ -887,7 +949,7 @@ static void credentials_event(void *mod, AgentEventType type, const void *payloa
                 break;
         }
         case EVENT_CLOCK_CHANGED:
-                if (c->next_refresh && !c->req && c->streak == 0)
+                if (c->next_refresh && !in_flight(c) && c->streak == 0)
                         arm_refresh(c);
                 manager_state_changed(c->m);
                 break;
@@ -898,9 +960,7 @@ static void credentials_event(void *mod, AgentEventType type, const void *payloa
 
 static int credentials_stop(void *mod) {
         Credentials *c = mod;
-        if (c->req)
-                http_request_cancel(TAKE_PTR(c->req));
-        loop_watch_cancel(&c->loop);
+        cancel_exchange(c);
         disarm_all(c);
         return 0;
 }
@@ -964,7 +1024,7 @@ static int cmd_credentials(Manager *m, void *userdata, json_object *req, char **
                 return -EXDEV;
         }
         if (!have_valid(c, now)) {
-                if (c->req || (c->started && c->last_error.kind == RA_ERR_NONE)) {
+                if (in_flight(c) || (c->started && c->last_error.kind == RA_ERR_NONE)) {
                         *code = strdup("credentials_pending");
                         *msg = strdup("the first exchange is still running; retry shortly");
                         return -EAGAIN;

@@ -2,6 +2,7 @@
 #include "http.h"
 
 #include "curl-dl.h"
+#include <pthread.h>
 #include <time.h>
 
 #include "log.h"
@@ -27,26 +28,27 @@ struct HttpClient {
         sd_event_source *timer;
         HttpRequest *requests;
         size_t n_requests;
-        bool curl_ref; /* holds a curl_global_ref() */
 };
 
-static unsigned global_refs;
+static pthread_once_t curl_once = PTHREAD_ONCE_INIT;
+static int curl_init_result;
 
-static int curl_global_ref(void) {
-        /* curl_global_init is not thread-safe; the daemon is single-threaded
-         * and creates clients from the loop only */
-        if (global_refs == 0 && dlopen_curl() < 0)
-                return -EOPNOTSUPP;
-        if (global_refs++ == 0 && sym_curl_global_init(CURL_GLOBAL_DEFAULT) != CURLE_OK) {
-                global_refs--;
-                return -EIO;
-        }
-        return 0;
+static void curl_init_once(void) {
+        if (dlopen_curl() < 0)
+                curl_init_result = -EOPNOTSUPP;
+        else if (sym_curl_global_init(CURL_GLOBAL_DEFAULT) != CURLE_OK)
+                curl_init_result = -EIO;
 }
 
-static void curl_global_unref(void) {
-        if (global_refs > 0 && --global_refs == 0)
-                sym_curl_global_cleanup();
+/* Mapping libcurl and its ~30 libraries and curl_global_init() (OpenSSL's
+ * init) take ~10 ms: callers run this in a worker thread ahead of the
+ * first request (credentials.c's signing thread) so the loop never pays
+ * it. Once per process; libcurl stays loaded and initialised for the life
+ * of the process (curl-dl.c keeps the handle too). pthread_once: a loop
+ * request that comes in during the worker's init waits for it. */
+int http_preload(void) {
+        (void) pthread_once(&curl_once, curl_init_once);
+        return curl_init_result;
 }
 
 /* Header lines may carry a secret (Authorization: Bearer ...): clear
@@ -218,10 +220,9 @@ static int client_init_curl(HttpClient *c) {
 
         if (c->multi)
                 return 0;
-        r = curl_global_ref();
+        r = http_preload();
         if (r < 0)
                 return r;
-        c->curl_ref = true;
         c->multi = sym_curl_multi_init();
         if (!c->multi)
                 return -ENOMEM;
@@ -263,8 +264,6 @@ HttpClient *http_client_free(HttpClient *c) {
                 sym_curl_multi_cleanup(c->multi);
         sd_event_source_disable_unref(c->timer);
         sd_event_unref(c->event);
-        if (c->curl_ref)
-                curl_global_unref();
         free(c);
         return NULL;
 }

@@ -19,6 +19,10 @@ typedef struct HttpRequest HttpRequest;
  * human message in `message`. The request is freed after the callback. */
 typedef void (*http_done_t)(HttpRequest *r, int error, long status, const char *message, void *userdata);
 
+/* Load and initialise libcurl now (thread-safe, once per process): 0,
+ * -EOPNOTSUPP (libcurl missing, logged) or -EIO. */
+int http_preload(void);
+
 int http_client_new(sd_event *e, HttpClient **ret);
 HttpClient *http_client_free(HttpClient *c); /* cancels pending requests without callbacks */
 DEFINE_TRIVIAL_CLEANUP_FUNC(HttpClient *, http_client_free);
