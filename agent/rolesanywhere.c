@@ -10,6 +10,7 @@
 #include <strings.h>
 #include <time.h>
 
+#include "protocol.h"
 #include "status.h"
 #include "strv.h"
 
@@ -613,6 +614,60 @@ out:
         return k;
 }
 
+/* The endpoint's words go to the journal, status, alerts and a terminal:
+ * control characters (newlines, ANSI escapes) become blanks, invalid UTF-8
+ * becomes '?', and the length is capped at a character boundary. */
+void ra_text_sanitize(char *s, size_t max) {
+        size_t i = 0, n = s ? strlen(s) : 0;
+
+        while (i < n) {
+                unsigned char c = (unsigned char) s[i];
+                size_t l = c < 0x80 ? 1 : c >= 0xf0 ? 4 : c >= 0xe0 ? 3 : c >= 0xc0 ? 2 : 0;
+                if (l == 1) {
+                        if (c < 0x20 || c == 0x7f)
+                                s[i] = ' ';
+                } else if (l == 0 || i + l > n || !utf8_is_valid(s + i, l)) {
+                        s[i] = '?';
+                        l = 1;
+                }
+                if (i + l > max) {
+                        s[i] = 0;
+                        return;
+                }
+                i += l;
+        }
+}
+
+/* A reply body holding credential members is never echoed into a message. */
+static bool looks_like_credentials(const char *body, size_t len) {
+        return memmem(body, len, "secretAccessKey", 15) || memmem(body, len, "sessionToken", 12) ||
+               memmem(body, len, "SecretAccessKey", 15) || memmem(body, len, "SessionToken", 12);
+}
+
+/* Wipe every string of a parsed reply (it may hold a secret) before it is freed. */
+static void json_wipe(json_object *o) {
+        if (!o)
+                return;
+        switch (json_object_get_type(o)) {
+        case json_type_string:
+                explicit_bzero((char *) json_object_get_string(o), (size_t) json_object_get_string_len(o));
+                break;
+        case json_type_array:
+                for (size_t i = 0; i < json_object_array_length(o); i++)
+                        json_wipe(json_object_array_get_idx(o, i));
+                break;
+        case json_type_object: {
+                json_object_object_foreach(o, k, v) {
+                        (void) k;
+                        json_wipe(v);
+                }
+                break;
+        }
+        default:
+                break;
+        }
+}
+
 int ra_response_parse(long status, const char *error_type_header, const char *retry_after_header, const char *body,
                       size_t len, RaCredentials *creds, RaError *err) {
         _cleanup_json_ json_object *root = NULL;
@@ -655,7 +710,10 @@ int ra_response_parse(long status, const char *error_type_header, const char *re
                 if (!msg)
                         msg = dup_json_string(root, "Message");
         }
-        if (!msg) {
+        if (!msg && len > 0 && looks_like_credentials(body, len)) {
+                if (asprintf(&msg, "HTTP status %ld with a body that holds credential fields (not shown)", status) < 0)
+                        msg = NULL;
+        } else if (!msg) {
                 /* not JSON: keep a short printable excerpt, never the whole body */
                 Buf b = {};
                 size_t n = MIN(len, (size_t) 200);
@@ -667,7 +725,10 @@ int ra_response_parse(long status, const char *error_type_header, const char *re
                 else if (asprintf(&msg, "HTTP status %ld", status) < 0)
                         msg = NULL;
         }
+        json_wipe(root);
         kind = classify(status, type, msg);
+        ra_text_sanitize(type, RA_ERROR_TYPE_MAX);
+        ra_text_sanitize(msg, RA_ERROR_MESSAGE_MAX);
         err->kind = kind;
         err->aws_type = TAKE_PTR(type);
         err->message = TAKE_PTR(msg);

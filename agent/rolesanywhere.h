@@ -119,6 +119,13 @@ char *ra_error_fix(const RaError *e, const char *trust_anchor_arn, const char *p
 /* One line for logs and status: "<kind>: <message>" (no secret can be in it:
  * the reply body is only read on error). */
 
+/* Longest error type and message kept from a reply (bytes). */
+#define RA_ERROR_TYPE_MAX 256
+#define RA_ERROR_MESSAGE_MAX 1024
+/* In place: control characters to blanks, invalid UTF-8 to '?', cut to at
+ * most max bytes at a character boundary. */
+void ra_text_sanitize(char *s, size_t max);
+
 /* Parse the reply. status 2xx: credentials into *creds (0) or a
  * RA_ERR_BAD_RESPONSE (-EBADMSG). Otherwise the error (-EACCES, -EAGAIN for
  * throttling/5xx). error_type_header / retry_after_header may be NULL. */

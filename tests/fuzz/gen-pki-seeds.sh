@@ -61,9 +61,10 @@ o x509 -in ca-ec.pem -outform DER -out ca-ec.der
 sep='
 @@AGV@@
 '
-seed() { # name cert key [ca]
+seed() { # name cert key [ca [intermediates]]
         n=$1
-        { cat "$2"; printf '%s' "$sep"; cat "$3"; if [ $# -ge 4 ]; then printf '%s' "$sep"; cat "$4"; fi; } > "$out/$n"
+        { cat "$2"; printf '%s' "$sep"; cat "$3"; if [ $# -ge 4 ]; then printf '%s' "$sep"; cat "$4"; fi
+          if [ $# -ge 5 ]; then printf '%s' "$sep"; cat "$5"; fi; } > "$out/$n"
 }
 seed ec-pem ec.pem ec.key ca-ec.pem
 seed ec-nobundle ec.pem ec.key
@@ -95,4 +96,21 @@ cat ec.pem ca-ec.pem > chain.pem
 seed chain chain.pem ec.key ca-ec.pem
 cat ca-ec.pem ca-rsa.pem > bundle.pem
 seed two-cas rsa.pem rsa.key bundle.pem
+# [credentials] intermediates: an issuing CA under the EC root, the root
+# alone as the bundle; then the careless variants (root first in the file,
+# the leaf in it, an expired intermediate beside the good one)
+o req -new -newkey ec:p256.param -nodes -keyout int.key -out int.csr -subj "/CN=Fuzz Issuing CA"
+printf 'basicConstraints=critical,CA:TRUE,pathlen:0\nkeyUsage=critical,keyCertSign,cRLSign\n' > int.ext
+o x509 -req -in int.csr -CA ca-ec.pem -CAkey ca-ec.key -CAcreateserial -days 1000 -extfile int.ext -out int.pem
+o ca -batch -notext -config ca.cnf -cert ca-ec.pem -keyfile ca-ec.key -in int.csr -extfile int.ext \
+  -startdate 20200101000000Z -enddate 20210101000000Z -out int-old.pem
+leaf viaint ec:p256.param int 365
+seed inter viaint.pem viaint.key ca-ec.pem int.pem
+cat ca-ec.pem int.pem > root-first.pem
+seed inter-root-first viaint.pem viaint.key ca-ec.pem root-first.pem
+cat viaint.pem int.pem > with-leaf.pem
+seed inter-with-leaf viaint.pem viaint.key ca-ec.pem with-leaf.pem
+cat int-old.pem int.pem > stale.pem
+seed inter-stale viaint.pem viaint.key ca-ec.pem stale.pem
+seed inter-missing viaint.pem viaint.key ca-ec.pem ec.key
 touch "$out/.stamp"

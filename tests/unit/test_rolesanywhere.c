@@ -9,6 +9,7 @@
 #include <openssl/x509.h>
 
 #include "credentials.h"
+#include "protocol.h"
 #include "rolesanywhere.h"
 #include "strv.h"
 
@@ -462,6 +463,58 @@ static void test_child_aws_profile(void **state) {
         assert_false(credentials_child_has_aws_profile(lookalike));
 }
 
+/* Found by fuzz/ra_reply: the endpoint's (or a proxy's) words reached the
+ * journal, status and a terminal unfiltered, and an error body holding
+ * credentials was echoed into the message. */
+static void test_error_text_is_tamed(void **state) {
+        RaCredentials c = {};
+        RaError e = {};
+        const char *ctrl = "{\"message\":\"Signature expired\\nAGV_FAKE=1 \\u001b[31mred\\u0007\"}";
+        const char *inval = "{\"message\":\"bad \xff\xfe utf8 \xc3\xa9t\xc3\"}";
+        const char *creds = "{\"credentialSet\":[{\"credentials\":{\"accessKeyId\":\"ASIA1\","
+                            "\"secretAccessKey\":\"wJalrXUtnFEMIK7MDENGbPxRfiCY\",\"sessionToken\":\"FwoGZXIvYXdzEXAMPLE\"}}]}";
+        _cleanup_free_ char *longmsg = NULL;
+
+        assert_int_equal(ra_response_parse(403, "AccessDenied\r\nX-Injected: 1", NULL, ctrl, strlen(ctrl), &c, &e), -EACCES);
+        /* still classified by what it says */
+        assert_int_equal(e.kind, RA_ERR_CLOCK_SKEW);
+        assert_string_equal(e.message, "Signature expired AGV_FAKE=1  [31mred ");
+        assert_string_equal(e.aws_type, "AccessDenied  X-Injected");
+        ra_error_done(&e);
+
+        ra_response_parse(500, NULL, NULL, inval, strlen(inval), &c, &e);
+        assert_string_equal(e.message, "bad ?? utf8 \xc3\xa9t?");
+        ra_error_done(&e);
+
+        /* a non-2xx reply carrying credentials: the body is not shown */
+        assert_int_equal(ra_response_parse(500, NULL, NULL, creds, strlen(creds), &c, &e), -EAGAIN);
+        assert_null(strstr(e.message, "wJalrXUtnFEMIK7MDENGbPxRfiCY"));
+        assert_null(strstr(e.message, "FwoGZXIvYXdzEXAMPLE"));
+        assert_non_null(strstr(e.message, "not shown"));
+        ra_error_done(&e);
+        {
+                /* not JSON either (cut short): same */
+                size_t n = strlen(creds) - 10;
+                _cleanup_free_ char *cut = strndup(creds, n);
+                ra_response_parse(502, NULL, NULL, cut, n, &c, &e);
+                assert_null(strstr(e.message, "wJalrXUtnFEMIK7MDENGbPxRfiCY"));
+                ra_error_done(&e);
+        }
+
+        /* a 60 KiB message is cut at a character boundary */
+        longmsg = malloc(64 * 1024);
+        assert_non_null(longmsg);
+        strcpy(longmsg, "{\"message\":\"");
+        for (size_t i = strlen(longmsg); i < 60 * 1024; i += 2)
+                memcpy(longmsg + i, "\xc3\xa9", 2);
+        strcpy(longmsg + 60 * 1024, "\"}");
+        ra_response_parse(400, NULL, NULL, longmsg, strlen(longmsg), &c, &e);
+        assert_true(strlen(e.message) <= RA_ERROR_MESSAGE_MAX);
+        assert_true(strlen(e.message) >= RA_ERROR_MESSAGE_MAX - 1);
+        assert_true(utf8_is_valid(e.message, strlen(e.message)));
+        ra_error_done(&e);
+}
+
 int main(void) {
         const struct CMUnitTest tests[] = {
                 cmocka_unit_test(test_rsa2048),
@@ -475,6 +528,7 @@ int main(void) {
                 cmocka_unit_test(test_parse_success_and_json),
                 cmocka_unit_test(test_parse_bad_success),
                 cmocka_unit_test(test_error_mapping),
+                cmocka_unit_test(test_error_text_is_tamed),
                 cmocka_unit_test(test_planning),
                 cmocka_unit_test(test_times),
                 cmocka_unit_test(test_child_aws_profile),
