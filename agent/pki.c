@@ -373,12 +373,7 @@ static void pki_assess_now(Pki *p, const char *why) {
         }
         if (p->pair.state == PAIR_STATE_OK) {
                 /* state ok: this pass's disk pair is the active one and valid */
-                STACK_OF(X509) *s = NULL;
-                if (pass.a.send_chain) {
-                        s = sk_X509_dup(pass.a.send_chain);
-                        for (int i = 0; s && i < sk_X509_num(s); i++)
-                                X509_up_ref(sk_X509_value(s, i));
-                }
+                STACK_OF(X509) *s = pass.a.send_chain ? X509_chain_up_ref(pass.a.send_chain) : NULL;
                 if (p->active_chain)
                         sk_X509_pop_free(p->active_chain, X509_free);
                 p->active_chain = s;
