@@ -2,6 +2,9 @@
 #include "credentials.h"
 
 #include <fcntl.h>
+#include <openssl/err.h>
+#include <openssl/evp.h>
+#include <strings.h>
 #include <stdarg.h>
 #include <sys/mman.h>
 #include <sys/prctl.h>
@@ -991,15 +994,61 @@ static bool field_differs(json_object *req, const char *key, const char *have) {
         return !json_object_is_type(v, json_type_string) || !have || strcasecmp(json_object_get_string(v), have) != 0;
 }
 
+/* The client's certificate (`certificate`: base64 of its file, PEM or DER)
+ * as the SHA-256 of its first certificate, or the `certificate_sha256` it
+ * sent; *ret NULL when it named none. Only ever called for an allowed peer. */
+static int request_fingerprint(json_object *req, char **ret, char **code, char **msg) {
+        _cleanup_free_ unsigned char *der = NULL;
+        _cleanup_free_ char *why = NULL;
+        const char *b64;
+        json_object *v;
+        size_t len, pad = 0;
+        int n, r;
+
+        *ret = NULL;
+        if (!json_object_object_get_ex(req, "certificate", &v) || !v)
+                return 0;
+        b64 = json_object_is_type(v, json_type_string) ? json_object_get_string(v) : NULL;
+        len = b64 ? strlen(b64) : 0;
+        if (!b64 || len == 0 || len % 4 != 0 || len > CREDENTIALS_CERTIFICATE_B64_MAX) {
+                *code = strdup("bad_certificate");
+                *msg = strprintf("'certificate' must be the certificate file in base64, at most %d characters",
+                                 CREDENTIALS_CERTIFICATE_B64_MAX);
+                return -EINVAL;
+        }
+        der = malloc(len / 4 * 3 + 1);
+        if (!der)
+                return -ENOMEM;
+        n = EVP_DecodeBlock(der, (const unsigned char *) b64, (int) len);
+        ERR_clear_error();
+        if (n < 0) {
+                *code = strdup("bad_certificate");
+                *msg = strdup("'certificate' is not valid base64");
+                return -EINVAL;
+        }
+        /* EVP_DecodeBlock counts the padding as zero bytes */
+        pad = (b64[len - 1] == '=') + (b64[len - 2] == '=');
+        r = pki_cert_fingerprint_of(der, (size_t) n - pad, "the certificate sent", ret, &why);
+        if (r < 0) {
+                *code = strdup("bad_certificate");
+                *msg = strprintf("%s", why ? why : strerror(-r));
+                return r;
+        }
+        return 0;
+}
+
 static int cmd_credentials(Manager *m, void *userdata, json_object *req, char **reply, size_t *reply_len, char **code,
                            char **msg) {
         Credentials *c = userdata;
         const CredentialsSection *cs = cfg(c);
         const ControlPeer *p = m->peer;
         uint64_t now = manager_now_realtime(m);
+        _cleanup_free_ char *client_fp = NULL;
         size_t n;
         char *out;
+        int r;
 
+        /* who asks comes first: nothing a refused peer sent is parsed */
         if (!p || !peer_allowed(c, p)) {
                 c->refused++;
                 log_notice("Refused credentials to uid %u (pid %d): not root and not in [credentials] allowed_users or "
@@ -1016,9 +1065,13 @@ static int cmd_credentials(Manager *m, void *userdata, json_object *req, char **
                 *msg = strdup("the agent has no [credentials] section; set trust_anchor_arn, profile_arn and role_arn");
                 return -ENOENT;
         }
+        r = request_fingerprint(req, &client_fp, code, msg);
+        if (r < 0)
+                return r;
         if (field_differs(req, "trust_anchor_arn", cs->trust_anchor_arn) || field_differs(req, "profile_arn", cs->profile_arn) ||
             field_differs(req, "role_arn", cs->role_arn) ||
-            (have_valid(c, now) && field_differs(req, "certificate_sha256", c->creds_fingerprint))) {
+            (have_valid(c, now) && field_differs(req, "certificate_sha256", c->creds_fingerprint)) ||
+            (have_valid(c, now) && client_fp && (!c->creds_fingerprint || strcasecmp(client_fp, c->creds_fingerprint) != 0))) {
                 *code = strdup("identity_mismatch");
                 *msg = strdup("the agent holds credentials for another trust anchor, profile, role or certificate");
                 return -EXDEV;

@@ -16,6 +16,9 @@ extern const ModuleOps credentials_module;
 
 /* Largest reply body read from the endpoint. */
 #define CREDENTIALS_REPLY_MAX ((size_t) 256 * 1024)
+/* The `credentials` command's `certificate` argument (base64 of a
+ * certificate file; credential-process sends at most 32 KiB of file). */
+#define CREDENTIALS_CERTIFICATE_B64_MAX (48 * 1024)
 
 /* The parameters of one exchange from a [credentials] section. */
 RaParams credentials_params(const CredentialsSection *c, uint64_t now);

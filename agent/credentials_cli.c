@@ -9,6 +9,7 @@
 #include <time.h>
 
 #include "client.h"
+#include "credential_process.h"
 #include "credentials.h"
 #include "log.h"
 #include "pki.h"
@@ -25,6 +26,9 @@
 #define EXIT_CP_PROTOCOL 76    /* AWS rejected the request */
 #define EXIT_CP_NOPERM 77      /* the agent refused (forbidden) */
 #define EXIT_CP_CONFIG 78      /* the agent has no [credentials] */
+
+/* how long credential-process waits for the agent (pending, too_many_clients) */
+#define CP_TIMEOUT_USEC (30 * USEC_PER_SEC)
 
 /* ---- one exchange, blocking, on a private loop ------------------------------ */
 
@@ -186,14 +190,6 @@ static int exit_for_error(const RaError *e) {
 
 /* ---- credential-process ------------------------------------------------------- */
 
-typedef struct CpOptions {
-        const char *socket, *config;
-        const char *certificate, *private_key, *intermediates;
-        const char *trust_anchor_arn, *profile_arn, *role_arn, *region, *endpoint, *role_session_name, *ca_file;
-        unsigned session_duration;
-        int timeout_ms;
-} CpOptions;
-
 static void cp_help(void) {
         printf("agv-agent credential-process [--socket PATH] [--config PATH]\n"
                "agv-agent credential-process --certificate FILE --private-key FILE --trust-anchor-arn ARN\n"
@@ -208,116 +204,19 @@ static void cp_help(void) {
                "agent, 78 the agent has no [credentials]. Errors go to stderr.\n");
 }
 
-static int parse_cp(int argc, char **argv, CpOptions *o, bool *help) {
-        enum {
-                O_CERT = 0x100, O_KEY, O_TA, O_PROFILE, O_ROLE, O_REGION, O_ENDPOINT, O_DURATION, O_INTER, O_RSN, O_CA,
-                O_CONFIG, O_SOCKET,
-        };
-        static const struct option opts[] = {
-                { "socket", required_argument, NULL, O_SOCKET },
-                { "config", required_argument, NULL, O_CONFIG },
-                { "certificate", required_argument, NULL, O_CERT },
-                { "private-key", required_argument, NULL, O_KEY },
-                { "trust-anchor-arn", required_argument, NULL, O_TA },
-                { "profile-arn", required_argument, NULL, O_PROFILE },
-                { "role-arn", required_argument, NULL, O_ROLE },
-                { "region", required_argument, NULL, O_REGION },
-                { "endpoint", required_argument, NULL, O_ENDPOINT },
-                { "session-duration", required_argument, NULL, O_DURATION },
-                { "intermediates", required_argument, NULL, O_INTER },
-                { "role-session-name", required_argument, NULL, O_RSN },
-                { "ca-file", required_argument, NULL, O_CA },
-                { "help", no_argument, NULL, 'h' },
-                {},
-        };
-        int c;
-
-        optind = 0;
-        opterr = 0;
-        while ((c = getopt_long(argc, argv, "+h", opts, NULL)) >= 0)
-                switch (c) {
-                case O_SOCKET: o->socket = optarg; break;
-                case O_CONFIG: o->config = optarg; break;
-                case O_CERT: o->certificate = optarg; break;
-                case O_KEY: o->private_key = optarg; break;
-                case O_TA: o->trust_anchor_arn = optarg; break;
-                case O_PROFILE: o->profile_arn = optarg; break;
-                case O_ROLE: o->role_arn = optarg; break;
-                case O_REGION: o->region = optarg; break;
-                case O_ENDPOINT: o->endpoint = optarg; break;
-                case O_INTER: o->intermediates = optarg; break;
-                case O_RSN: o->role_session_name = optarg; break;
-                case O_CA: o->ca_file = optarg; break;
-                case O_DURATION:
-                        if (parse_unsigned(optarg, &o->session_duration) < 0 || o->session_duration < 900 ||
-                            o->session_duration > 43200)
-                                return usage_error("credential-process", "--session-duration needs seconds from 900 to 43200, not '%s'", optarg);
-                        break;
-                case 'h':
-                        *help = true;
-                        return 0;
-                default:
-                        return usage_error("credential-process", "unknown or incomplete option '%s'", argv[optind - 1]);
-                }
-        if (optind < argc)
-                return usage_error("credential-process", "unexpected argument '%s'", argv[optind]);
-        return 0;
-}
-
-/* The helper's flags: all-or-nothing like aws_signing_helper, checked here
- * so a typo is a usage error, not an AWS round trip. */
-static int check_identity_flags(const CpOptions *o, bool *direct) {
-        const char *why;
-        int n = !!o->certificate + !!o->private_key + !!o->trust_anchor_arn + !!o->profile_arn + !!o->role_arn;
-
-        *direct = n > 0;
-        if (n == 0) {
-                if (o->region || o->endpoint || o->session_duration || o->intermediates || o->role_session_name || o->ca_file)
-                        return usage_error("credential-process", "%s", "--region, --endpoint, --session-duration, --intermediates, --role-session-name "
-                                              "and --ca-file need --certificate, --private-key, --trust-anchor-arn, "
-                                              "--profile-arn and --role-arn");
-                return 0;
-        }
-        if (n < 5)
-                return usage_error("credential-process", "%s", "--certificate, --private-key, --trust-anchor-arn, --profile-arn and --role-arn go together");
-        if (ra_arn_check(o->trust_anchor_arn, ARN_TRUST_ANCHOR, NULL, &why) < 0)
-                return usage_error("credential-process", "--trust-anchor-arn %s: %s", o->trust_anchor_arn, why);
-        if (ra_arn_check(o->profile_arn, ARN_PROFILE, NULL, &why) < 0)
-                return usage_error("credential-process", "--profile-arn %s: %s", o->profile_arn, why);
-        if (ra_arn_check(o->role_arn, ARN_ROLE, NULL, &why) < 0)
-                return usage_error("credential-process", "--role-arn %s: %s", o->role_arn, why);
-        if (o->region && !ra_region_valid(o->region))
-                return usage_error("credential-process", "--region '%s' is not a region such as eu-west-1", o->region);
-        if (o->endpoint && ra_endpoint_check(o->endpoint, &why) < 0)
-                return usage_error("credential-process", "--endpoint %s %s", o->endpoint, why);
-        if (o->role_session_name && !ra_role_session_name_valid(o->role_session_name))
-                return usage_error("credential-process", "--role-session-name '%s' must be 2-64 of letters, digits and +=,.@_-", o->role_session_name);
-        return 0;
-}
-
-static void print_reply(json_object *result) {
-        const char *s = json_object_to_json_string_ext(result, JSON_C_TO_STRING_PLAIN | JSON_C_TO_STRING_NOSLASHESCAPE);
-        fputs(s, stdout);
-        fputc('\n', stdout);
-        fflush(stdout);
-        explicit_bzero((char *) s, strlen(s));
-}
-
 /* Ask the agent. Returns 0 printed, or the exit code for this failure (and
  * *fallback when a direct exchange may still help). */
 static int ask_agent(const CpOptions *o, const char *fingerprint, bool *fallback, char **deferred) {
         _cleanup_free_ char *path = control_socket_resolve(o->socket, o->config);
         _cleanup_json_ json_object *args = json_object_new_object(), *result = NULL;
-        uint64_t deadline = now_mono() + (uint64_t) o->timeout_ms * USEC_PER_MSEC;
+        uint64_t deadline = now_mono() + CP_TIMEOUT_USEC;
         int r;
 
         *fallback = false;
         if (!path || !args)
                 return log_oom(), EXIT_CP_UNAVAILABLE;
         if (o->trust_anchor_arn) {
-                json_object_object_add(args, "trust_anchor_arn", json_object_new_string(o->trust_anchor_arn));
-                json_object_object_add(args, "profile_arn", json_object_new_string(o->profile_arn));
-                json_object_object_add(args, "role_arn", json_object_new_string(o->role_arn));
+                cp_identity_args(o, args);
                 if (fingerprint)
                         json_object_object_add(args, "certificate_sha256", json_object_new_string(fingerprint));
         }
@@ -327,7 +226,7 @@ static int ask_agent(const CpOptions *o, const char *fingerprint, bool *fallback
 
                 r = control_call(path, "credentials", args, MAX(left, 1000), &result, &code, &message);
                 if (r == 1) {
-                        print_reply(result);
+                        cp_print_reply(result);
                         return 0;
                 }
                 if (r < 0) {
@@ -424,20 +323,20 @@ static int direct_exchange(const CpOptions *o, X509 *cert, int agent_code) {
 }
 
 int verb_credential_process(int argc, char **argv) {
-        CpOptions o = { .timeout_ms = 30000 };
+        CpOptions o = {};
         bool help = false, direct = false, fallback = false;
         _cleanup_free_ char *fp = NULL, *why = NULL, *deferred = NULL;
         X509 *cert = NULL;
         int r;
 
-        r = parse_cp(argc, argv, &o, &help);
+        r = cp_parse_args(argc, argv, &o, &help);
         if (r)
                 return r;
         if (help) {
                 cp_help();
                 return 0;
         }
-        r = check_identity_flags(&o, &direct);
+        r = cp_check_identity_flags(&o, &direct);
         if (r)
                 return r;
         if (direct) {

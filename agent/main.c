@@ -322,7 +322,10 @@ static void help(void) {
                "agv-agent.conf(5).\n");
 }
 
-int main(int argc, char **argv) {
+/* The module's one exported symbol: the executable (launcher.c) calls it with
+ * the original argc/argv for everything but a cache-served credential-process. */
+__attribute__((visibility("default"))) int agv_core_main(int argc, char **argv);
+__attribute__((visibility("default"))) int agv_core_main(int argc, char **argv) {
         log_force_stderr(true);
         if (argc < 2) {
                 help();

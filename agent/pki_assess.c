@@ -416,30 +416,18 @@ static bool pem_truncated(const void *data, size_t len, const char *label) {
         return mem_contains(data, len, begin) && !mem_contains(data, len, end);
 }
 
-int pki_parse_cert(const void *data, size_t len, const char *path, X509 **ret_leaf,
-                   STACK_OF(X509) **ret_extra, Findings *f) {
+/* PEM (leaf first, then any further certificates) or DER; no cache. */
+static int parse_cert_uncached(const void *data, size_t len, const char *path, X509 **ret_leaf,
+                               STACK_OF(X509) **ret_extra, Findings *f) {
         _cleanup_(X509_freep) X509 *leaf = NULL;
         _cleanup_(x509_stackp) STACK_OF(X509) *extra = NULL;
         const char *fn = base_name(path);
-        unsigned char md[32];
-        bool have_md;
-        CacheEntry *e;
 
         if (len == 0) {
                 findings_add(f, HEALTH_CRITICAL, FINDING_TRANSIENT, "cert_empty", path,
                              "Install the certificate again: install -m 444 client.crt <dir>/",
                              "%s is empty", fn);
                 return -ENODATA;
-        }
-        have_md = content_hash(data, len, md);
-        if (have_md && (e = cache_find(CACHE_CERT, md))) {
-                extra = stack_ref(e->extra);
-                if (!extra || !X509_up_ref(e->leaf))
-                        return -ENOMEM;
-                *ret_leaf = e->leaf;
-                if (ret_extra)
-                        *ret_extra = TAKE_PTR(extra);
-                return 0;
         }
         if (looks_pem(data, len)) {
                 _cleanup_(BIO_freep) BIO *b = BIO_new_mem_buf(data, (int) len);
@@ -484,6 +472,34 @@ int pki_parse_cert(const void *data, size_t len, const char *path, X509 **ret_le
                         return -EBADMSG;
                 }
         }
+        *ret_leaf = TAKE_PTR(leaf);
+        if (ret_extra)
+                *ret_extra = TAKE_PTR(extra);
+        return 0;
+}
+
+int pki_parse_cert(const void *data, size_t len, const char *path, X509 **ret_leaf,
+                   STACK_OF(X509) **ret_extra, Findings *f) {
+        _cleanup_(X509_freep) X509 *leaf = NULL;
+        _cleanup_(x509_stackp) STACK_OF(X509) *extra = NULL;
+        unsigned char md[32];
+        bool have_md;
+        CacheEntry *e;
+        int r;
+
+        have_md = content_hash(data, len, md);
+        if (have_md && (e = cache_find(CACHE_CERT, md))) {
+                extra = stack_ref(e->extra);
+                if (!extra || !X509_up_ref(e->leaf))
+                        return -ENOMEM;
+                *ret_leaf = e->leaf;
+                if (ret_extra)
+                        *ret_extra = TAKE_PTR(extra);
+                return 0;
+        }
+        r = parse_cert_uncached(data, len, path, &leaf, &extra, f);
+        if (r < 0)
+                return r;
         if (have_md) {
                 STACK_OF(X509) *copy = stack_ref(extra);
                 if (copy && X509_up_ref(leaf)) {
@@ -497,6 +513,29 @@ int pki_parse_cert(const void *data, size_t len, const char *path, X509 **ret_le
         if (ret_extra)
                 *ret_extra = TAKE_PTR(extra);
         return 0;
+}
+
+int pki_cert_fingerprint_of(const void *data, size_t len, const char *name, char **ret, char **why) {
+        _cleanup_(X509_freep) X509 *leaf = NULL;
+        _cleanup_(x509_stackp) STACK_OF(X509) *extra = NULL;
+        unsigned char md[EVP_MAX_MD_SIZE];
+        unsigned mdlen = 0;
+        Findings f = {};
+        int r;
+
+        *ret = *why = NULL;
+        /* someone else's bytes: never into the parse cache */
+        r = parse_cert_uncached(data, len, name, &leaf, &extra, &f);
+        if (r < 0) {
+                *why = strdup(f.n ? f.items[0].message : "no readable X.509 certificate");
+                findings_done(&f);
+                return r;
+        }
+        findings_done(&f);
+        if (X509_digest(leaf, EVP_sha256(), md, &mdlen) != 1)
+                return -ENOMEM;
+        *ret = hex(md, mdlen);
+        return *ret ? 0 : -ENOMEM;
 }
 
 /* Called only for an encrypted key: we never have a passphrase, so note

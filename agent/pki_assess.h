@@ -130,6 +130,10 @@ void pki_parse_cache_forget(const void *data, size_t len);
 int pki_parse_cert(const void *data, size_t len, const char *path, X509 **ret_leaf,
                    STACK_OF(X509) **ret_extra, Findings *f);
 int pki_parse_key(const void *data, size_t len, const char *path, EVP_PKEY **ret, Findings *f);
+/* The SHA-256 (hex) of the first certificate in data (PEM or DER), parsed
+ * like pki_parse_cert() but never cached: bytes a client sent. Negative
+ * errno with *why (malloc'd, names `name`) when it holds none. */
+int pki_cert_fingerprint_of(const void *data, size_t len, const char *name, char **ret, char **why);
 int pki_parse_bundle(const void *data, size_t len, const char *path, STACK_OF(X509) **ret, Findings *f);
 /* The intermediates file: every certificate in it, or findings naming the
  * file (intermediates_unparseable, intermediates_is_key). */

@@ -19,13 +19,19 @@ int verb_load_config(const char *verb, const char *path, bool quiet, Config **re
         return r;
 }
 
-int usage_error(const char *verb, const char *fmt, ...) {
-        va_list ap;
-
+int usage_errorv(const char *verb, const char *fmt, va_list ap) {
         fprintf(stderr, "agv-agent: ");
-        va_start(ap, fmt);
         vfprintf(stderr, fmt, ap);
-        va_end(ap);
         fprintf(stderr, "; try 'agv-agent %s%s--help'\n", strempty(verb), verb ? " " : "");
         return EXIT_USAGE;
+}
+
+int usage_error(const char *verb, const char *fmt, ...) {
+        va_list ap;
+        int r;
+
+        va_start(ap, fmt);
+        r = usage_errorv(verb, fmt, ap);
+        va_end(ap);
+        return r;
 }

@@ -5,12 +5,15 @@
  * to. Each returns the process exit status. Declare them here and add an
  * entry to verbs[] in main.c. */
 
+#include <stdarg.h>
+
 #include "macro.h"
 
 /* Exit status of a usage error, with one line on stderr:
  * "agv-agent: <message>; try 'agv-agent VERB --help'" (verb NULL: no verb). */
 #define EXIT_USAGE 64
 int usage_error(const char *verb, const char *fmt, ...) _printf_(2, 3);
+int usage_errorv(const char *verb, const char *fmt, va_list ap) _printf_(2, 0);
 
 /* Load the configuration for an offline verb: path NULL means the default
  * file, which may be missing (defaults). Unless quiet, every problem is
