@@ -54,6 +54,10 @@ x=$(mktemp -d)
 trap 'rm -rf "$x"' EXIT INT TERM
 dpkg-deb -x "$deb" "$x"
 readelf -h "$x/usr/bin/agv-agent" | grep -Eq 'Machine:[[:space:]]+AArch64' || fail "usr/bin/agv-agent is not an AArch64 ELF"
+mod="$x/usr/lib/aarch64-linux-gnu/agv-agent/agv-agent-core.so"
+readelf -h "$mod" | grep -Eq 'Machine:[[:space:]]+AArch64' || fail "the arm64 package lacks an AArch64 $mod"
+# --version and check-config run in the module, found through the
+# executable's RUNPATH ($ORIGIN/../lib/aarch64-linux-gnu/agv-agent)
 ver=$(dpkg-deb -f "$deb" Version)
 got=$("$qemu" "$x/usr/bin/agv-agent" --version) || fail "the arm64 binary does not run under qemu"
 case "$got" in

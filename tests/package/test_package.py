@@ -17,6 +17,8 @@ SOURCE_DIR = os.environ.get("AGV_SOURCE_DIR") or os.path.abspath(os.path.join(HE
 DEB_DIR = os.environ.get("AGV_DEB_DIR") or os.path.join(SOURCE_DIR, "build", "deb")
 ARCH = subprocess.run(["dpkg", "--print-architecture"], capture_output=True, text=True,
                       check=True).stdout.strip()
+MULTIARCH = subprocess.run(["dpkg-architecture", "-qDEB_HOST_MULTIARCH"], capture_output=True, text=True,
+                           check=True).stdout.strip()
 
 
 def one(pattern):
@@ -139,6 +141,10 @@ def test_files(deb):
                  "/usr/share/doc/agv-agent/changelog.gz"):
         assert path in files, (path, sorted(files))
     assert files["/usr/bin/agv-agent"][0] == "-rwxr-xr-x"
+    # the full implementation, a private module beside no public library
+    module = "/usr/lib/%s/agv-agent/agv-agent-core.so" % MULTIARCH
+    assert module in files and files[module][0] == "-rw-r--r--", sorted(files)
+    assert not [p for p in files if p.startswith("/usr/lib/%s/lib" % MULTIARCH)]
     # Every man page of docs/man, compressed, none left plain.
     pages = [os.path.basename(p)[:-4] for p in glob.glob(os.path.join(SOURCE_DIR, "docs", "man", "*.scd"))]
     assert pages
@@ -175,17 +181,35 @@ def test_copyright_shipped_and_covers_the_licences(tree):
 
 def test_binary_stripped_with_dbgsym(tree, dbgsym, tmp_path):
     binary = str(tree / "usr/bin/agv-agent")
-    sections = run("readelf", "-SW", binary)
-    assert ".debug_info" not in sections and ".symtab" not in sections, "not stripped"
-    build_id = re.search(r"Build ID: ([0-9a-f]+)", run("readelf", "-n", binary)).group(1)
+    module = str(tree / ("usr/lib/%s/agv-agent/agv-agent-core.so" % MULTIARCH))
     dbg = run("dpkg-deb", "-c", dbgsym)
-    want = "/usr/lib/debug/.build-id/%s/%s.debug" % (build_id[:2], build_id[2:])
-    assert want in dbg, (want, dbg)
+    for elf in (binary, module):
+        sections = run("readelf", "-SW", elf)
+        assert ".debug_info" not in sections and ".symtab" not in sections, ("not stripped", elf)
+        build_id = re.search(r"Build ID: ([0-9a-f]+)", run("readelf", "-n", elf)).group(1)
+        want = "/usr/lib/debug/.build-id/%s/%s.debug" % (build_id[:2], build_id[2:])
+        assert want in dbg, (want, dbg)
+        # The hardening CMakeLists.txt asks for survived the packaging:
+        # full RELRO, no executable stack, stack protector, fortify.
+        dyn = run("readelf", "-dW", elf)
+        assert "BIND_NOW" in dyn and "GNU_RELRO" in run("readelf", "-lW", elf), elf
+        assert re.search(r"GNU_STACK\s.*\sRW\s", run("readelf", "-lW", elf)), elf
+        syms = run("readelf", "--dyn-syms", "-W", elf)
+        assert "__stack_chk_fail" in syms, elf
+        assert re.search(r"__\w+_chk@", syms), ("no fortified calls", elf)
     assert run("dpkg-deb", "-f", dbgsym, "Depends").strip().startswith("agv-agent (= ")
-    # The hardening CMakeLists.txt asks for survived the packaging.
     assert "Type:                              DYN" in run("readelf", "-hW", binary)  # PIE
-    assert "BIND_NOW" in run("readelf", "-dW", binary)
-    assert re.search(r"GNU_STACK\s.*\sRW\s", run("readelf", "-lW", binary))
+    assert "PIE" in run("readelf", "-dW", binary)
+    # The executable maps neither OpenSSL nor libsystemd (credential-process
+    # served from the cache), and finds its module in its private directory.
+    dyn = run("readelf", "-dW", binary)
+    needed = re.findall(r"\(NEEDED\)\s+Shared library: \[(\S+)\]", dyn)
+    assert sorted(needed) == ["libc.so.6", "libinih.so.1", "libjson-c.so.5"], needed
+    runpath = re.search(r"\(RUNPATH\)\s+Library runpath: \[(\S+)\]", dyn).group(1)
+    assert runpath == "$ORIGIN/../lib/%s/agv-agent" % MULTIARCH, runpath
+    assert "(RPATH)" not in dyn
+    exported = [l.split()[-1] for l in run("nm", "-D", "--defined-only", module).splitlines()]
+    assert exported == ["agv_core_main"], exported
 
 
 # ---- maintainer scripts -------------------------------------------------
