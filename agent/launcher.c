@@ -17,8 +17,9 @@
 
 #define AGV_CORE_MODULE "agv-agent-core.so"
 
-/* Where an installed agv-agent looks for its module: its RUNPATH
- * $ORIGIN/AGV_MODULE_RELDIR (the build tree's looks in the build tree). */
+/* The directory of the RUNPATH, spelt relative to this executable
+ * (AGV_MODULE_RELDIR: "../lib/<triplet>/agv-agent" installed, "." in the
+ * build tree). */
 static void module_dir(char *buf, size_t n) {
         char exe[PATH_MAX];
         ssize_t l = readlink("/proc/self/exe", exe, sizeof(exe) - 1);
@@ -39,6 +40,14 @@ int main(int argc, char **argv) {
                 return 0;
 
         h = dlopen(AGV_CORE_MODULE, RTLD_NOW | RTLD_LOCAL);
+        if (!h) {
+                /* under ASan its dlopen() interceptor is the caller, whose
+                 * RUNPATH is not ours: the same directory, spelt out */
+                char path[PATH_MAX + 96];
+                module_dir(path, sizeof(path));
+                strncat(path, "/" AGV_CORE_MODULE, sizeof(path) - strlen(path) - 1);
+                h = dlopen(path, RTLD_NOW | RTLD_LOCAL);
+        }
         core_main = h ? (int (*)(int, char **)) dlsym(h, "agv_core_main") : NULL;
         if (!core_main) {
                 char dir[PATH_MAX + 64];
