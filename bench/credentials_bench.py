@@ -9,9 +9,12 @@ Starts the Roles Anywhere stand-in (tests/integration/rolesanywhere.py, TLS,
 full SigV4-X.509 verification) and an agent with [credentials] on a test PKI
 (RSA-2048 client), and measures in one run:
   1. `agv-agent credential-process --socket S` served from the daemon's
-     cache, whole process, median/p90 of --runs, beside the same binary
-     doing a full signed HTTPS exchange per call (the helper's flags, no
-     daemon: what the official helper does on every call);
+     cache, whole process, median/p90 of --runs, in both forms (plain, and
+     with the helper's flags naming the identity the agent holds), beside
+     `agv-agent --version`, `agv-agent status --json` and /bin/true run
+     interleaved with them (same moment, same load), and beside the same
+     binary doing a full signed HTTPS exchange per call (the helper's flags,
+     no daemon: what the official helper does on every call);
   2. the `credentials` control command on one connection (control_bench,
      spinning client);
   3. the agent's CPU per exchange: the stand-in grants 10 s credentials, so
@@ -24,6 +27,7 @@ full SigV4-X.509 verification) and an agent with [credentials] on a test PKI
      request reached the stand-in, beside windows as long away from any
      exchange (on a loaded machine both include scheduling noise).
 Agent-side signing alone: build/bench/credentials_sign_bench CERT KEY.
+--startup-only measures 1 without the full exchange and stops there.
 """
 
 import argparse
@@ -53,6 +57,25 @@ def time_command(argv, n):
             raise SystemExit(f"{argv[:2]} failed ({r.returncode}): {r.stderr.decode()[-500:]}")
     samples.sort()
     return statistics.median(samples), samples[int(len(samples) * 0.9)]
+
+
+def time_interleaved(cmds, n):
+    """{name: argv} run round-robin n times each -> {name: (median, p90)} in
+    ms; interleaving gives every command the same share of the machine's
+    noise."""
+    samples = {k: [] for k in cmds}
+    for _ in range(n):
+        for k, argv in cmds.items():
+            t = time.perf_counter_ns()
+            r = subprocess.run(argv, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, check=False)
+            samples[k].append((time.perf_counter_ns() - t) / 1e6)
+            if r.returncode != 0:
+                raise SystemExit(f"{k}: {argv[:2]} failed ({r.returncode}): {r.stderr.decode()[-500:]}")
+    out = {}
+    for k, v in samples.items():
+        v.sort()
+        out[k] = (statistics.median(v), v[int(len(v) * 0.9)])
+    return out
 
 
 def cpu_ns(pid):
@@ -104,6 +127,7 @@ def main():
     ap.add_argument("--runs", type=int, default=200)
     ap.add_argument("--requests", type=int, default=100000)
     ap.add_argument("--window", type=int, default=60, help="seconds of each refresh measurement")
+    ap.add_argument("--startup-only", action="store_true", help="only the whole-process figures of 1")
     args = ap.parse_args()
     agent_bin = os.path.abspath(os.path.join(args.build, "agv-agent"))
     agvtest.AGENT = agent_bin
@@ -130,16 +154,31 @@ def main():
                       "--private-key", os.path.join(a.pki_dir, "client.key"),
                       "--trust-anchor-arn", s.trust_anchor_arn, "--profile-arn", s.profile_arn,
                       "--role-arn", s.role_arns[0], "--endpoint", s.url, "--ca-file", ca_file]
+            flags = ["--certificate", os.path.join(a.pki_dir, "client.crt"),
+                     "--private-key", os.path.join(a.pki_dir, "client.key"),
+                     "--trust-anchor-arn", s.trust_anchor_arn, "--profile-arn", s.profile_arn,
+                     "--role-arn", s.role_arns[0], "--endpoint", s.url, "--ca-file", ca_file]
+            cmds = {
+                "credential-process from cache": cached,
+                "credential-process --certificate ... from cache": cached + flags,
+                "agv-agent --version": [agent_bin, "--version"],
+                "agv-agent status --json": [agent_bin, "status", "--json", "--socket", a.socket],
+                "/bin/true": ["/bin/true"],
+            }
             n0 = s.count()
-            c50, c90 = time_command(cached, args.runs)
+            t = time_interleaved(cmds, args.runs)
             assert s.count() == n0, "cached calls must not exchange"
+            print(f"# whole process, Python subprocess.run, interleaved, n={args.runs} each; "
+                  f"load average {os.getloadavg()[0]:.2f}")
+            for k, (m50, m90) in t.items():
+                print(f"{k:48s} median={m50:.2f}ms p90={m90:.2f}ms  ratio to /bin/true {m50 / t['/bin/true'][0]:.2f}")
+            c50 = t["credential-process from cache"][0]
+            if args.startup_only:
+                return
             d50, d90 = time_command(direct, max(20, args.runs // 4))
-            print(f"credential-process from cache   median={c50:.2f}ms p90={c90:.2f}ms (n={args.runs})")
             print(f"credential-process full exchange median={d50:.2f}ms p90={d90:.2f}ms "
                   f"(n={max(20, args.runs // 4)}, stand-in on loopback)")
             print(f"ratio cache/exchange            {c50 / d50:.3f}")
-            s50, s90 = time_command([agent_bin, "status", "--json", "--socket", a.socket], args.runs)
-            print(f"agv-agent status --json (same binary, for scale) median={s50:.2f}ms p90={s90:.2f}ms")
 
             out = subprocess.run([os.path.join(args.build, "bench", "control_bench"), a.socket,
                                   str(args.requests), "credentials", "spin"],
