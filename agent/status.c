@@ -238,7 +238,7 @@ static void put_left(Buf *b, int64_t secs) {
 }
 
 static void render_certificate(Buf *b, json_object *c) {
-        json_object *cand = get_obj(c, "candidate"), *findings, *pend;
+        json_object *cand = get_obj(c, "candidate"), *findings, *pend, *path;
         const char *serial = get_str(c, "serial");
 
         if (!serial) {
@@ -252,8 +252,13 @@ static void render_certificate(Buf *b, json_object *c) {
                 put_date(b, get_str(c, "not_after"));
                 buf_puts(b, " (");
                 put_left(b, get_int(c, "seconds_left", 0));
-                buf_printf(b, "), chain %s, generation %lld, %s\n", strna(get_str(c, "chain")),
-                           (long long) get_int(c, "generation", 0), strna(get_str(c, "state")));
+                buf_printf(b, "), chain %s", strna(get_str(c, "chain")));
+                /* through an intermediate: name the issuer the path went through */
+                if (json_object_object_get_ex(c, "chain_path", &path) && json_object_is_type(path, json_type_array) &&
+                    json_object_array_length(path) > 1)
+                        buf_printf(b, " via %s", strna(get_str(json_object_array_get_idx(path, 0), "subject")));
+                buf_printf(b, ", generation %lld, %s\n", (long long) get_int(c, "generation", 0),
+                           strna(get_str(c, "state")));
         }
         pend = get_obj(c, "pending_request");
         if (pend)
@@ -273,7 +278,8 @@ static void render_permissions(Buf *b, json_object *p) {
         static const struct {
                 const char *key, *label;
         } files[] = {
-                { "private_key", "key" }, { "certificate", "cert" }, { "ca_bundle", "ca" }, { "directory", "dir" },
+                { "private_key", "key" }, { "certificate", "cert" }, { "ca_bundle", "ca" },
+                { "intermediates", "intermediates" }, { "directory", "dir" },
         };
         bool first = true;
 

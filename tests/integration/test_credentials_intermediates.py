@@ -59,7 +59,7 @@ def sent_chain(req):
 
 
 def cert_section(agent):
-    return agent.status()["sections"]["certificate"] if "sections" in agent.status() else agent.status()["certificate"]
+    return agent.status()["certificate"]
 
 
 def findings(agent):
@@ -99,8 +99,11 @@ def test_root_only_bundle_and_intermediates_file(agents, endpoint):
     assert c["chain_path"][0]["serial"] == serial_hex(inter.ca_cert)
     assert c["findings"] == []
     # the file is watched and policed like the CA bundle
-    perm = a.status()["sections"]["permissions"] if "sections" in a.status() else a.status()["permissions"]
-    assert "0444" in perm["intermediates"]
+    assert "0444" in a.status()["permissions"]["intermediates"]
+    # and the text form names the intermediate the path went through
+    r = a.cli("status", "--socket", a.socket)
+    assert "chain verified via CN=AgenticVault Issuing CA" in r.stdout, r.stdout
+    assert "intermediates 0444" in r.stdout
     # the stand-in verified the chain through X-Amz-X509-Chain to its anchor
     (req,) = endpoint.ok_requests()
     assert sent_chain(req) == [der(inter.ca_cert)]

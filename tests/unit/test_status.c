@@ -102,6 +102,21 @@ static void test_render_text(void **state) {
         assert_non_null(strstr(text, "last error: throttled: Rate exceeded\n"));
         assert_null(strstr(text, "\033["));
         free(text);
+        {
+                /* through an intermediate CA: the issuer the path went through is named */
+                json_object *c = json_object_object_get(r, "certificate");
+                json_object *path = json_object_new_array(), *l1 = json_object_new_object(), *l2 = json_object_new_object();
+                json_object_object_add(l1, "subject", json_object_new_string("CN=Issuing CA"));
+                json_object_object_add(l2, "subject", json_object_new_string("CN=Root CA"));
+                json_object_array_add(path, l1);
+                json_object_array_add(path, l2);
+                assert_non_null(c);
+                json_object_object_add(c, "chain_path", path);
+                text = status_render_text(r, false);
+                assert_non_null(strstr(text, "(364d left), chain verified via CN=Issuing CA, generation"));
+                free(text);
+                json_object_object_del(c, "chain_path");
+        }
         text = status_render_text(r, true);
         assert_non_null(strstr(text, "\033[33mwarning"));
         free(text);
