@@ -528,7 +528,7 @@ static void exchange_failed_to_start(Credentials *c, int r, const char *why) {
 
 /* The worker signed (or failed to): post the request, on the loop. */
 static void on_signed(SignJob *j, void *userdata) {
-        _cleanup_(sign_job_freep) SignJob *job = j;
+        _cleanup_(sign_job_freep) _unused_ SignJob *job = j; /* owns j: freed on return */
         Credentials *c = userdata;
         const CredentialsSection *cs = cfg(c);
         const RaRequest *rq = NULL;
@@ -1029,10 +1029,35 @@ static int request_fingerprint(json_object *req, char **ret, char **code, char *
         /* EVP_DecodeBlock counts the padding as zero bytes */
         pad = (b64[len - 1] == '=') + (b64[len - 2] == '=');
         r = pki_cert_fingerprint_of(der, (size_t) n - pad, "the certificate sent", ret, &why);
+        if (r == -ENOMEM)
+                return r;
         if (r < 0) {
                 *code = strdup("bad_certificate");
                 *msg = strprintf("%s", why ? why : strerror(-r));
+                return -EINVAL; /* whatever the parser said: the client sent no certificate */
+        }
+        return 0;
+}
+
+int credentials_request_identity(json_object *req, const CredentialsSection *cs, bool have_valid,
+                                 const char *held_fingerprint, char **code, char **msg) {
+        _cleanup_free_ char *client_fp = NULL;
+        int r;
+
+        r = request_fingerprint(req, &client_fp, code, msg);
+        if (r == -ENOMEM) {
+                *code = mfree_str(*code);
+                *msg = mfree_str(*msg);
+        }
+        if (r < 0)
                 return r;
+        if (field_differs(req, "trust_anchor_arn", cs->trust_anchor_arn) || field_differs(req, "profile_arn", cs->profile_arn) ||
+            field_differs(req, "role_arn", cs->role_arn) ||
+            (have_valid && field_differs(req, "certificate_sha256", held_fingerprint)) ||
+            (have_valid && client_fp && (!held_fingerprint || strcasecmp(client_fp, held_fingerprint) != 0))) {
+                *code = strdup("identity_mismatch");
+                *msg = strdup("the agent holds credentials for another trust anchor, profile, role or certificate");
+                return -EXDEV;
         }
         return 0;
 }
@@ -1043,7 +1068,6 @@ static int cmd_credentials(Manager *m, void *userdata, json_object *req, char **
         const CredentialsSection *cs = cfg(c);
         const ControlPeer *p = m->peer;
         uint64_t now = manager_now_realtime(m);
-        _cleanup_free_ char *client_fp = NULL;
         size_t n;
         char *out;
         int r;
@@ -1065,17 +1089,9 @@ static int cmd_credentials(Manager *m, void *userdata, json_object *req, char **
                 *msg = strdup("the agent has no [credentials] section; set trust_anchor_arn, profile_arn and role_arn");
                 return -ENOENT;
         }
-        r = request_fingerprint(req, &client_fp, code, msg);
+        r = credentials_request_identity(req, cs, have_valid(c, now), c->creds_fingerprint, code, msg);
         if (r < 0)
                 return r;
-        if (field_differs(req, "trust_anchor_arn", cs->trust_anchor_arn) || field_differs(req, "profile_arn", cs->profile_arn) ||
-            field_differs(req, "role_arn", cs->role_arn) ||
-            (have_valid(c, now) && field_differs(req, "certificate_sha256", c->creds_fingerprint)) ||
-            (have_valid(c, now) && client_fp && (!c->creds_fingerprint || strcasecmp(client_fp, c->creds_fingerprint) != 0))) {
-                *code = strdup("identity_mismatch");
-                *msg = strdup("the agent holds credentials for another trust anchor, profile, role or certificate");
-                return -EXDEV;
-        }
         if (!have_valid(c, now)) {
                 if (in_flight(c) || (c->started && c->last_error.kind == RA_ERR_NONE)) {
                         *code = strdup("credentials_pending");

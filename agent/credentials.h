@@ -27,6 +27,14 @@ int credentials_read_file(const char *path, char **ret, size_t *len);
 /* Read the [credentials] intermediates file into a stack (NULL path: *ret
  * NULL). 0 or a negative errno with *why (malloc'd). */
 int credentials_load_intermediates(const char *path, STACK_OF(X509) **ret, char **why);
+/* The identity arguments of a `credentials` request (trust_anchor_arn,
+ * profile_arn, role_arn; with valid credentials also certificate_sha256 and
+ * certificate, the client's certificate file in base64) against what the
+ * agent holds. 0: they match or name nothing; -EXDEV identity_mismatch,
+ * -EINVAL bad_certificate (*code, *msg set); -ENOMEM. Pure: the fuzz
+ * harness fuzz_credentials_args drives it. */
+int credentials_request_identity(json_object *req, const CredentialsSection *cs, bool have_valid,
+                                 const char *held_fingerprint, char **code, char **msg);
 /* One finished transfer to credentials or an error (http.c callback args). */
 int credentials_parse_reply(HttpRequest *r, int error, long status, const char *message, RaCredentials *creds,
                             RaError *err);
