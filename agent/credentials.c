@@ -21,7 +21,7 @@
 #include "metrics.h"
 #include "pki.h"
 #include "pki_assess.h"
-#include "signjob.h"
+#include "exchange_job.h"
 #include "strv.h"
 
 /* The credential_process JSON lives in one anonymous mapping excluded
@@ -43,7 +43,6 @@ static const char *const state_names[] = {
 
 typedef struct Credentials {
         Manager *m;
-        HttpClient *http;
         bool started;
 
         /* the pair to sign with (references from the certificate module) */
@@ -53,14 +52,13 @@ typedef struct Credentials {
         char *serial;          /* hex, as in the certificate section */
         char *fingerprint;
 
-        /* the exchange in flight: first signed off the loop (job), then
-         * posted (req); superseded jobs wait in `stale` for their worker to
-         * finish and are then freed, their result discarded */
-        SignJob *job;
-        SignJob **stale;
+        /* the exchange in flight, run by a worker thread (exchange_job.h);
+         * superseded jobs wait in `stale` for their worker to finish and
+         * are then freed, their result discarded */
+        ExchangeJob *job;
+        ExchangeJob **stale;
         size_t n_stale;
         uint64_t discarded;
-        HttpRequest *req;
         uint64_t req_started;  /* monotonic */
         unsigned req_generation;
         char *req_serial;
@@ -264,22 +262,21 @@ static bool have_valid(Credentials *c, uint64_t now) {
 static void exchange_start(Credentials *c, const char *why);
 
 static bool in_flight(Credentials *c) {
-        return c->job || c->req;
+        return c->job;
 }
 
-/* Give up the exchange in flight: the request is cancelled at once; a
- * signing worker cannot be interrupted, so its job is kept until it
- * reports and its result is thrown away then (on_signed). */
+/* Give up the exchange in flight: its transfer is aborted at once; a
+ * signature under way cannot be interrupted, so the job is kept until its
+ * worker reports and its result is thrown away then (on_exchanged). */
 static void cancel_exchange(Credentials *c) {
-        if (c->req)
-                http_request_cancel(TAKE_PTR(c->req));
         if (c->job) {
-                SignJob **a = reallocarray(c->stale, c->n_stale + 1, sizeof(SignJob *));
+                ExchangeJob **a = reallocarray(c->stale, c->n_stale + 1, sizeof(ExchangeJob *));
+                exchange_job_abort(c->job);
                 if (a) {
                         c->stale = a;
                         c->stale[c->n_stale++] = TAKE_PTR(c->job);
                 } else
-                        c->job = sign_job_free(c->job); /* waits for the worker: rare */
+                        c->job = exchange_job_free(c->job); /* waits for the worker: rare */
         }
         loop_watch_cancel(&c->loop);
 }
@@ -496,28 +493,6 @@ static void on_success(Credentials *c, RaCredentials *cr) {
         arm_refresh(c);
 }
 
-static void on_done(HttpRequest *r, int error, long status, const char *message, void *userdata) {
-        Credentials *c = userdata;
-        RaCredentials cr = {};
-        RaError e = {};
-        int k;
-
-        c->req = NULL;
-        c->last_duration = clock_usec(CLOCK_MONOTONIC) - c->req_started;
-        loop_watch_end(&c->loop); /* this callback still counts */
-        k = credentials_parse_reply(r, error, status, message, &cr, &e);
-        if (k >= 0)
-                on_success(c, &cr);
-        else
-                on_failure(c, &e, true);
-        ra_credentials_done(&cr);
-        ra_error_done(&e);
-        /* a newer pair arrived while this one was in flight */
-        if (c->generation != c->creds_generation && c->generation != c->req_generation && c->cert && !in_flight(c))
-                exchange_start(c, "certificate renewed during the exchange");
-        manager_state_changed(c->m);
-}
-
 static void exchange_failed_to_start(Credentials *c, int r, const char *why) {
         RaError e = {};
         /* -EINVAL: the key cannot sign; -ENOENT: the intermediates file */
@@ -526,14 +501,14 @@ static void exchange_failed_to_start(Credentials *c, int r, const char *why) {
         on_failure(c, &e, true);
 }
 
-/* The worker signed (or failed to): post the request, on the loop. */
-static void on_signed(SignJob *j, void *userdata) {
-        _cleanup_(sign_job_freep) _unused_ SignJob *job = j; /* owns j: freed on return */
+/* The worker is done: on the loop, only the parsed result is handled. */
+static void on_exchanged(ExchangeJob *j, void *userdata) {
+        _cleanup_(exchange_job_freep) _unused_ ExchangeJob *job = j; /* owns j: freed on return */
         Credentials *c = userdata;
-        const CredentialsSection *cs = cfg(c);
-        const RaRequest *rq = NULL;
+        RaCredentials cr = {};
+        RaError e = {};
         const char *why = NULL;
-        int r;
+        int r, parsed = 0;
 
         if (j != c->job) {
                 /* superseded (new pair, reload, stop): its result is discarded */
@@ -543,31 +518,28 @@ static void on_signed(SignJob *j, void *userdata) {
                                 break;
                         }
                 c->discarded++;
-                log_debug("Discarded a request signed for certificate generation %u (superseded)",
-                          sign_job_generation(j));
+                log_debug("Discarded the exchange for certificate generation %u (superseded)",
+                          exchange_job_generation(j));
                 return;
         }
         c->job = NULL;
-        r = sign_job_result(j, &rq, &why);
-        if (r >= 0) {
-                HttpPostOptions o = {
-                        .url = rq->url, .headers = rq->headers, .body = rq->body, .timeout = cs->timeout,
-                        .ca_file = cs->ca_file, .response_max = CREDENTIALS_REPLY_MAX,
-                };
-                r = http_post_ex(c->http, &o, on_done, c, &c->req);
-                if (r < 0) {
-                        c->req = NULL;
-                        why = r == -EOPNOTSUPP ? "libcurl (libcurl4) is not installed" : "cannot start the HTTP request";
-                        r = r == -EINVAL ? -EIO : r;
-                }
-        }
+        c->last_duration = clock_usec(CLOCK_MONOTONIC) - c->req_started;
+        r = exchange_job_result(j, &why, &parsed, &cr, &e);
         if (r < 0)
                 exchange_failed_to_start(c, r, why);
+        else {
+                loop_watch_end(&c->loop); /* this callback still counts */
+                if (parsed >= 0)
+                        on_success(c, &cr);
+                else
+                        on_failure(c, &e, true);
+        }
+        ra_credentials_done(&cr);
+        ra_error_done(&e);
+        /* a newer pair arrived while this one was in flight */
+        if (c->generation != c->creds_generation && c->generation != c->req_generation && c->cert && !in_flight(c))
+                exchange_start(c, "certificate renewed during the exchange");
         manager_state_changed(c->m);
-}
-
-static void preload_curl(void) {
-        (void) http_preload();
 }
 
 static void exchange_start(Credentials *c, const char *why) {
@@ -583,6 +555,7 @@ static void exchange_start(Credentials *c, const char *why) {
         }
         arm(c, &c->retry_timer, CLOCK_MONOTONIC, 0, NULL);
         arm(c, &c->refresh_timer, CLOCK_REALTIME, 0, NULL);
+        exchange_job_reap(false); /* the last worker has long exited */
         c->last_attempt = manager_now_realtime(c->m);
         if (!c->cert || !c->key) {
                 RaError e = {};
@@ -602,26 +575,26 @@ static void exchange_start(Credentials *c, const char *why) {
         c->req_fingerprint = c->fingerprint ? strdup(c->fingerprint) : NULL;
         c->req_started = clock_usec(CLOCK_MONOTONIC);
 
-        /* reading the intermediates, building and signing happen in a
-         * worker (signjob.h); libcurl is loaded there too on the first one.
-         * The chain is the one the certificate module verified with this
+        /* reading the intermediates, signing, the HTTPS request and parsing
+         * the reply happen in a worker (exchange_job.h). The chain is the one the certificate module verified with this
          * pair (kept while the file is being rewritten); the worker reads
          * the file only when there never was a usable one. */
         STACK_OF(X509) *chain = cs->intermediates ? pki_active_chain(c->m) : NULL;
-        SignJobInput in = {
+        ExchangeJobInput in = {
                 .params = credentials_params(cs, manager_now_realtime(c->m)),
                 .cert = c->cert,
                 .key = c->key,
                 .chain = chain,
                 .intermediates = chain ? NULL : cs->intermediates,
+                .ca_file = cs->ca_file,
+                .timeout = cs->timeout,
                 .generation = c->generation,
                 .delay = c->m->config->test_sign_delay,
-                .prepare = preload_curl,
         };
-        r = sign_job_start(c->m->event, &in, on_signed, c, &c->job);
+        r = exchange_job_start(c->m->event, &in, on_exchanged, c, &c->job);
         if (r < 0) {
                 c->job = NULL;
-                exchange_failed_to_start(c, r, "cannot start signing the request");
+                exchange_failed_to_start(c, r, "cannot start the exchange thread");
         }
         manager_state_changed(c->m);
 }
@@ -705,15 +678,9 @@ const char *credentials_child_aws_config(Manager *m) {
 
 static int credentials_new(Manager *m, void **ret) {
         Credentials *c = calloc(1, sizeof(Credentials));
-        int r;
         if (!c)
                 return -ENOMEM;
         c->m = m;
-        r = http_client_new(m->event, &c->http);
-        if (r < 0) {
-                free(c);
-                return r;
-        }
         (void) manager_loop_watch_add(m, &c->loop);
         *ret = c;
         return 0;
@@ -725,11 +692,11 @@ static void *credentials_free(void *mod) {
                 return NULL;
         manager_loop_watch_remove(c->m, &c->loop);
         /* joins the workers: at shutdown, at most one signature's wait */
-        sign_job_free(c->job);
+        exchange_job_free(c->job);
         for (size_t i = 0; i < c->n_stale; i++)
-                sign_job_free(c->stale[i]);
+                exchange_job_free(c->stale[i]);
         free(c->stale);
-        http_client_free(c->http); /* cancels the request in flight */
+        exchange_job_reap(true);
         sd_event_source_disable_unref(c->refresh_timer);
         sd_event_source_disable_unref(c->retry_timer);
         if (c->secret) {

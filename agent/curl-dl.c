@@ -23,6 +23,10 @@ CURLMcode (*sym_curl_multi_remove_handle)(CURLM *multi, CURL *easy);
 CURLMcode (*sym_curl_multi_assign)(CURLM *multi, curl_socket_t fd, void *p);
 CURLMcode (*sym_curl_multi_socket_action)(CURLM *multi, curl_socket_t fd, int ev, int *running);
 CURLMsg *(*sym_curl_multi_info_read)(CURLM *multi, int *msgs_in_queue);
+CURLMcode (*sym_curl_multi_perform)(CURLM *multi, int *running);
+CURLMcode (*sym_curl_multi_poll)(CURLM *multi, struct curl_waitfd extra_fds[], unsigned extra_nfds, int timeout_ms,
+                                 int *ret);
+CURLMcode (*sym_curl_multi_wakeup)(CURLM *multi);
 
 static void *curl_dl;
 
@@ -38,7 +42,8 @@ int dlopen_curl(void) {
                 SYM(curl_easy_strerror),     SYM(curl_slist_append),       SYM(curl_slist_free_all),
                 SYM(curl_multi_init),        SYM(curl_multi_cleanup),      SYM(curl_multi_setopt),
                 SYM(curl_multi_add_handle),  SYM(curl_multi_remove_handle), SYM(curl_multi_assign),
-                SYM(curl_multi_socket_action), SYM(curl_multi_info_read),
+                SYM(curl_multi_socket_action), SYM(curl_multi_info_read), SYM(curl_multi_perform),
+                SYM(curl_multi_poll),        SYM(curl_multi_wakeup),
         };
         void *dl;
 

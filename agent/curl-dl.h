@@ -28,3 +28,7 @@ extern CURLMcode (*sym_curl_multi_remove_handle)(CURLM *multi, CURL *easy);
 extern CURLMcode (*sym_curl_multi_assign)(CURLM *multi, curl_socket_t fd, void *p);
 extern CURLMcode (*sym_curl_multi_socket_action)(CURLM *multi, curl_socket_t fd, int ev, int *running);
 extern CURLMsg *(*sym_curl_multi_info_read)(CURLM *multi, int *msgs_in_queue);
+extern CURLMcode (*sym_curl_multi_perform)(CURLM *multi, int *running);
+extern CURLMcode (*sym_curl_multi_poll)(CURLM *multi, struct curl_waitfd extra_fds[], unsigned extra_nfds,
+                                        int timeout_ms, int *ret);
+extern CURLMcode (*sym_curl_multi_wakeup)(CURLM *multi);

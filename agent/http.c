@@ -3,6 +3,7 @@
 
 #include "curl-dl.h"
 #include <pthread.h>
+#include <stdatomic.h>
 #include <time.h>
 
 #include "log.h"
@@ -349,7 +350,16 @@ int http_post(HttpClient *c, const char *url, char *const *headers, const char *
         return http_post_ex(c, &o, cb, userdata, ret);
 }
 
+static int request_add(HttpClient *c, const HttpPostOptions *o, http_done_t cb, void *userdata, HttpRequest **ret);
+
 int http_post_ex(HttpClient *c, const HttpPostOptions *o, http_done_t cb, void *userdata, HttpRequest **ret) {
+        int k = client_init_curl(c);
+        if (k < 0)
+                return k;
+        return request_add(c, o, cb, userdata, ret);
+}
+
+static int request_add(HttpClient *c, const HttpPostOptions *o, http_done_t cb, void *userdata, HttpRequest **ret) {
         const char *url = o->url, *body = o->body;
         char *const *headers = o->headers;
         usec_t timeout = o->timeout;
@@ -357,11 +367,7 @@ int http_post_ex(HttpClient *c, const HttpPostOptions *o, http_done_t cb, void *
         struct curl_slist *l;
         long ms = timeout == 0 ? 10000 : (long) MAX(timeout / USEC_PER_MSEC, (usec_t) 1);
         bool ok = true;
-        int k;
 
-        k = client_init_curl(c);
-        if (k < 0)
-                return k;
         r = calloc(1, sizeof(HttpRequest));
         if (!r)
                 return -ENOMEM;
@@ -434,6 +440,73 @@ int http_post_ex(HttpClient *c, const HttpPostOptions *o, http_done_t cb, void *
         if (ret)
                 *ret = r;
         return 0;
+}
+
+struct HttpAbort {
+        pthread_mutex_t lock;
+        atomic_bool aborted;
+        CURLM *multi; /* of the transfer under way, for curl_multi_wakeup */
+};
+
+HttpAbort *http_abort_new(void) {
+        HttpAbort *a = calloc(1, sizeof(HttpAbort));
+        if (a)
+                pthread_mutex_init(&a->lock, NULL);
+        return a;
+}
+
+HttpAbort *http_abort_free(HttpAbort *a) {
+        if (!a)
+                return NULL;
+        pthread_mutex_destroy(&a->lock);
+        free(a);
+        return NULL;
+}
+
+void http_abort(HttpAbort *a) {
+        pthread_mutex_lock(&a->lock);
+        atomic_store(&a->aborted, true);
+        if (a->multi)
+                (void) sym_curl_multi_wakeup(a->multi); /* made to be called from another thread */
+        pthread_mutex_unlock(&a->lock);
+}
+
+int http_post_sync(const HttpPostOptions *o, HttpAbort *a, http_done_t cb, void *userdata) {
+        HttpClient c = {}; /* no loop: curl's own poll drives the private multi */
+        int r;
+
+        r = http_preload();
+        if (r < 0)
+                return r;
+        c.multi = sym_curl_multi_init();
+        if (!c.multi)
+                return -ENOMEM;
+        pthread_mutex_lock(&a->lock);
+        if (!atomic_load(&a->aborted))
+                a->multi = c.multi;
+        pthread_mutex_unlock(&a->lock);
+        r = a->multi ? request_add(&c, o, cb, userdata, NULL) : -ECANCELED;
+        while (r >= 0 && c.requests && !atomic_load(&a->aborted)) {
+                int running = 0;
+                if (sym_curl_multi_perform(c.multi, &running) != CURLM_OK) {
+                        r = -EIO;
+                        break;
+                }
+                check_finished(&c); /* the callback runs here, in this thread */
+                if (!c.requests || atomic_load(&a->aborted))
+                        break;
+                if (sym_curl_multi_poll(c.multi, NULL, 0, 1000, NULL) != CURLM_OK)
+                        r = -EIO;
+        }
+        pthread_mutex_lock(&a->lock);
+        a->multi = NULL;
+        pthread_mutex_unlock(&a->lock);
+        if (c.requests && r >= 0)
+                r = -ECANCELED;
+        while (c.requests)
+                request_unlink_free(c.requests);
+        sym_curl_multi_cleanup(c.multi);
+        return r;
 }
 
 void http_request_cancel(HttpRequest *r) {

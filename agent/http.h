@@ -44,6 +44,19 @@ typedef struct HttpPostOptions {
         size_t response_max;     /* 0: discard the body */
 } HttpPostOptions;
 int http_post_ex(HttpClient *c, const HttpPostOptions *o, http_done_t cb, void *userdata, HttpRequest **ret);
+/* The same POST run to completion in the calling thread, never the loop's
+ * (a worker: credentials' exchange, see docs/decisions.md): a private multi
+ * handle driven by curl_multi_poll(); the callback runs in this thread
+ * before it returns. Returns 0 once the callback ran, -ECANCELED when
+ * http_abort() stopped it first (no callback), or another negative errno
+ * (no callback). http_abort() may be called from any thread, before or
+ * during the transfer; it wakes the poll at once. */
+typedef struct HttpAbort HttpAbort;
+HttpAbort *http_abort_new(void);
+HttpAbort *http_abort_free(HttpAbort *a);
+void http_abort(HttpAbort *a);
+int http_post_sync(const HttpPostOptions *o, HttpAbort *a, http_done_t cb, void *userdata);
+
 /* During the callback: the reply body (NUL-terminated, truncated at
  * response_max; *truncated set) and a reply header's value (last one wins;
  * NULL if absent). */

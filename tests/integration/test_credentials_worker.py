@@ -1,8 +1,9 @@
-"""The CreateSession request is signed in a worker thread, off the event
-loop (issue 9). [test] sign_delay holds the worker before it signs, so a
-stop, a reload or a renewal lands while a signature is under way: the agent
-neither crashes nor leaks (the ASan build checks at exit), never sends the
-superseded request, and counts it as `discarded`."""
+"""Each Roles Anywhere exchange (sign, HTTPS, parse) runs in a worker
+thread, off the event loop (issue 9). [test] sign_delay holds the worker
+before it signs, so a stop, a reload or a renewal lands while a signature is
+under way; a slow stand-in keeps a transfer in flight. The agent neither
+crashes nor leaks (the ASan build checks at exit), never sends the
+superseded request, counts it as `discarded`, and aborts a transfer at once."""
 
 import json
 import signal
@@ -79,3 +80,25 @@ def test_many_activations_one_exchange_each_survivor(agents, endpoint):  # noqa:
     assert st["exchanges"] == st["discarded"] + len(endpoint.s.requests)
     assert endpoint.ok_requests()[-1]["serial"] == last.serial_number
     assert a.stop() == 0
+
+
+def connected_to(port):
+    """An established TCP connection to 127.0.0.1:port exists (/proc/net/tcp)."""
+    with open("/proc/net/tcp") as f:
+        for line in f.readlines()[1:]:
+            fields = line.split()
+            if fields[2] == f"0100007F:{port:04X}" and fields[3] == "01":
+                return True
+    return False
+
+
+def test_stop_while_the_request_is_in_flight(agents, endpoint):  # noqa: F811 (fixture)
+    """The transfer runs in the worker; a stop aborts it at once (curl's
+    poll is woken) instead of waiting for the reply or the 5 min timeout."""
+    endpoint.s.slow_seconds = 120
+    endpoint.s.set(mode="slow")
+    a = agents(endpoint.section(timeout="5m"))
+    a.start()
+    wait_until(lambda: connected_to(endpoint.s.port), 20, what="the request's connection to the stand-in")
+    assert cred_status(a)["state"] == "pending"
+    assert a.stop(timeout=20) == 0  # fails if the worker waited for the reply
