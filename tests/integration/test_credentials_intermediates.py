@@ -17,6 +17,7 @@ from cryptography.x509.oid import NameOID
 
 from agvtest import cert_pem, deploy_pair, install_file, make_key, serial_hex, wait_until
 from credtest import credentials, endpoint, wait_state  # noqa: F401
+from renewtest import DevMachine, renew
 
 
 def utcnow():
@@ -221,3 +222,21 @@ def test_missing_intermediates_file_at_start(agents, endpoint):
     wait_until(lambda: cert_section(a)["generation"] == 1, 10, what="pair activated")
     wait_state(a, "valid")
     assert endpoint.ok_requests()[-1]["serial"] == cert.serial_number
+
+
+def test_install_cert_judges_with_the_intermediates(agents, endpoint, tmp_path):
+    """The on-VM renewal (request, sign on the issuing CA's machine,
+    install-cert) checks the new certificate through the intermediates file
+    as the daemon does: accepted, activated, exchanged with the chain."""
+    inter = Intermediate(endpoint.pki)
+    a, _ = setup_agent(agents, endpoint, inter, cert_pem(inter.ca_cert))
+    a.start()
+    wait_state(a, "valid")
+    dev = DevMachine(tmp_path / "issuing-ca", inter)
+    _, pem, r = renew(a, dev)
+    assert r.returncode == 0, (r.stdout, r.stderr)
+    new = x509.load_pem_x509_certificate(pem)
+    wait_until(lambda: cert_section(a)["serial"] == serial_hex(new), 10, what="installed pair activated")
+    wait_until(lambda: len(endpoint.ok_requests()) == 2, 20, what="exchange with the installed pair")
+    req = endpoint.ok_requests()[1]
+    assert req["serial"] == new.serial_number and sent_chain(req) == [der(inter.ca_cert)]
