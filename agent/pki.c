@@ -764,6 +764,10 @@ static void pki_metrics(void *mod, MetricsWriter *w) {
                 cert_metrics(w, &p->pair.active, "client", now);
         if (p->pair.have_ca)
                 cert_metrics(w, &p->pair.ca, "ca", now);
+        /* an expiring intermediate CA breaks the exchange as surely as the leaf */
+        for (size_t i = 0; i < p->pair.n_links; i++)
+                if (!streq(p->pair.links[i].source, "ca_bundle"))
+                        cert_metrics(w, &p->pair.links[i].info, "intermediate", now);
         metrics_sample(w, "agv_cert_generation", p->pair.generation, NULL);
         metrics_sample(w, "agv_renewals_total", (double) p->renewals_total, NULL);
         metrics_sample(w, "agv_permission_repairs_total", (double) p->repairs_total, NULL);

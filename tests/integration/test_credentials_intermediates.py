@@ -109,6 +109,13 @@ def test_root_only_bundle_and_intermediates_file(agents, endpoint):
     (req,) = endpoint.ok_requests()
     assert sent_chain(req) == [der(inter.ca_cert)]
     assert credentials(a)[0]
+    # the intermediate's expiry is a metric like the leaf's and the CA's
+    text = a.call("metrics")["result"]["text"]
+    line = next(l for l in text.splitlines()
+                if l.startswith("agv_cert_not_after_seconds{") and 'role="intermediate"' in l)
+    assert f'serial="{serial_hex(inter.ca_cert)}"' in line
+    assert float(line.rsplit(" ", 1)[1]) == inter.ca_cert.not_valid_after.replace(
+        tzinfo=datetime.timezone.utc).timestamp()
     # the offline check sees the same chain
     r = a.cli("check", "--config", a.config_path, "--json")
     out = json.loads(r.stdout)
