@@ -3,12 +3,17 @@
 # material is ever committed): throw-away CAs, leaves and keys in PEM and
 # DER, RSA and EC, plus the cases the assessment must judge: expired,
 # mismatched, weak, encrypted, chains. Each seed is
-# "certificate \n@@AGV@@\n key [\n@@AGV@@\n CA bundle]".
+# "certificate \n@@AGV@@\n key [\n@@AGV@@\n CA bundle [\n@@AGV@@\n intermediates]]".
+# With CREDDIR also the fuzz_credentials_args seeds that carry a certificate:
+# `credentials` requests with the client's certificate file in base64 (PEM,
+# DER, a chain file, a key in its place), each one mode byte (bit 0: the
+# agent holds credentials, bit 1: from this very certificate) and the line.
 #
-#   gen-pki-seeds.sh OUTDIR
+#   gen-pki-seeds.sh OUTDIR [CREDDIR]
 set -eu
 
 out=$1
+cred=${2:-}
 rm -rf "$out"
 mkdir -p "$out"
 w=$(mktemp -d)
@@ -114,3 +119,22 @@ cat int-old.pem int.pem > stale.pem
 seed inter-stale viaint.pem viaint.key ca-ec.pem stale.pem
 seed inter-missing viaint.pem viaint.key ca-ec.pem ec.key
 touch "$out/.stamp"
+
+[ -n "$cred" ] || exit 0
+rm -rf "$cred"
+mkdir -p "$cred"
+cat ec.pem ca-ec.pem > ec-chain.pem
+b64() { base64 -w0 "$1"; }
+sha=$(o x509 -in ec.pem -noout -fingerprint -sha256 | sed 's/.*=//; s/://g' | tr 'A-F' 'a-f')
+TA=arn:aws:rolesanywhere:eu-west-1:123456789012:trust-anchor/1f2a3b4c-0000-4000-8000-000000000001
+PR=arn:aws:rolesanywhere:eu-west-1:123456789012:profile/1f2a3b4c-0000-4000-8000-000000000002
+RO=arn:aws:iam::123456789012:role/agentic-vault-signer
+req() { # name mode json
+        printf "\\$(printf '%03o' "$2")%s" "$3" > "$cred/$1"
+}
+req pem-same 3 "{\"command\":\"credentials\",\"trust_anchor_arn\":\"$TA\",\"profile_arn\":\"$PR\",\"role_arn\":\"$RO\",\"certificate\":\"$(b64 ec.pem)\"}"
+req pem-other 1 "{\"command\":\"credentials\",\"certificate\":\"$(b64 ec.pem)\"}"
+req der-same 3 "{\"command\":\"credentials\",\"certificate\":\"$(b64 ec.der)\",\"certificate_sha256\":\"$sha\"}"
+req chain-none 0 "{\"command\":\"credentials\",\"role_arn\":\"$RO\",\"certificate\":\"$(b64 ec-chain.pem)\"}"
+req key-not-cert 3 "{\"command\":\"credentials\",\"certificate\":\"$(b64 ec.key)\"}"
+touch "$cred/.stamp"
