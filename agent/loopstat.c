@@ -5,21 +5,23 @@ const uint64_t loop_bucket_ns[LOOP_BUCKETS] = {
         25000, 50000, 100000, 250000, 500000, 1000000, 2500000, 10000000, 25000000, 100000000,
 };
 
-static void watch_feed(LoopWatch *w, uint64_t ns) {
+static void watch_feed(LoopWatch *w, uint64_t ns, uint64_t cpu_ns) {
         if (!w->running)
                 return;
         w->dispatches++;
         w->max_ns = MAX(w->max_ns, ns);
+        w->max_cpu_ns = MAX(w->max_cpu_ns, cpu_ns);
         if (!w->ending)
                 return;
         w->last_max_ns = w->max_ns;
+        w->last_max_cpu_ns = w->max_cpu_ns;
         w->last_dispatches = w->dispatches;
         w->all_max_ns = MAX(w->all_max_ns, w->max_ns);
         w->finished++;
         w->running = w->ending = false;
 }
 
-void loop_stats_record(LoopStats *s, uint64_t now_usec, uint64_t ns) {
+void loop_stats_record(LoopStats *s, uint64_t now_usec, uint64_t ns, uint64_t cpu_ns) {
         uint64_t sec = now_usec / USEC_PER_SEC;
         size_t b = 0, slot = sec % LOOP_WINDOW_SECONDS;
 
@@ -39,7 +41,7 @@ void loop_stats_record(LoopStats *s, uint64_t now_usec, uint64_t ns) {
         s->sec_max_ns[slot] = MAX(s->sec_max_ns[slot], ns);
         for (size_t i = 0; i < LOOP_MAX_WATCHES; i++)
                 if (s->watches[i])
-                        watch_feed(s->watches[i], ns);
+                        watch_feed(s->watches[i], ns, cpu_ns);
 }
 
 uint64_t loop_stats_window_max(const LoopStats *s, uint64_t now_usec, unsigned seconds) {
@@ -52,6 +54,13 @@ uint64_t loop_stats_window_max(const LoopStats *s, uint64_t now_usec, unsigned s
                     && s->sec_max_ns[i] > m) /* never-used slots hold 0 */
                         m = s->sec_max_ns[i];
         return m;
+}
+
+bool loop_stats_watching(const LoopStats *s) {
+        for (size_t i = 0; i < LOOP_MAX_WATCHES; i++)
+                if (s->watches[i] && s->watches[i]->running)
+                        return true;
+        return false;
 }
 
 int loop_stats_add_watch(LoopStats *s, LoopWatch *w) {
@@ -72,7 +81,7 @@ void loop_stats_remove_watch(LoopStats *s, LoopWatch *w) {
 void loop_watch_begin(LoopWatch *w) {
         w->running = true;
         w->ending = false;
-        w->max_ns = w->dispatches = 0;
+        w->max_ns = w->max_cpu_ns = w->dispatches = 0;
 }
 
 void loop_watch_end(LoopWatch *w) {

@@ -23,9 +23,9 @@ extern const uint64_t loop_bucket_ns[LOOP_BUCKETS];
  * operation was under way. */
 typedef struct LoopWatch {
         bool running, ending;
-        uint64_t max_ns, dispatches;          /* the operation under way */
-        uint64_t last_max_ns, last_dispatches; /* the last finished one */
-        uint64_t all_max_ns;                  /* any operation since start */
+        uint64_t max_ns, max_cpu_ns, dispatches;                /* the operation under way */
+        uint64_t last_max_ns, last_max_cpu_ns, last_dispatches; /* the last finished one */
+        uint64_t all_max_ns;                                    /* any operation since start */
         unsigned finished;
 } LoopWatch;
 
@@ -38,8 +38,12 @@ typedef struct LoopStats {
         LoopWatch *watches[LOOP_MAX_WATCHES];
 } LoopStats;
 
-/* One dispatch that ended at now_usec (monotonic) and took ns. */
-void loop_stats_record(LoopStats *s, uint64_t now_usec, uint64_t ns);
+/* One dispatch that ended at now_usec (monotonic) and took ns of wall time,
+ * cpu_ns of it on a CPU (the rest: the loop thread was preempted, the
+ * machine's doing rather than the agent's; 0 when not measured). */
+void loop_stats_record(LoopStats *s, uint64_t now_usec, uint64_t ns, uint64_t cpu_ns);
+/* A watch is open: the manager then also measures each dispatch's CPU time. */
+bool loop_stats_watching(const LoopStats *s);
 /* Longest dispatch in the last `seconds` (<= LOOP_WINDOW_SECONDS) before now_usec. */
 uint64_t loop_stats_window_max(const LoopStats *s, uint64_t now_usec, unsigned seconds);
 /* 0, or -ENOSPC when LOOP_MAX_WATCHES are registered. */

@@ -346,8 +346,9 @@ static void render_credentials(Buf *b, json_object *c) {
         if (err)
                 buf_printf(b, "%-12s last error: %s: %s\n", "", strna(get_str(err, "type")), strna(get_str(err, "message")));
         if (get_str(c, "longest_dispatch_ms"))
-                buf_printf(b, "%-12s longest loop callback during the last exchange %.3f ms, during any %.3f ms\n", "",
-                           get_double(c, "longest_dispatch_ms"), get_double(c, "longest_dispatch_any_ms"));
+                buf_printf(b, "%-12s longest loop callback during the last exchange %.3f ms (%.3f ms on CPU), during any %.3f ms\n",
+                           "", get_double(c, "longest_dispatch_ms"), get_double(c, "longest_dispatch_cpu_ms"),
+                           get_double(c, "longest_dispatch_any_ms"));
 }
 
 static void render_event_loop(Buf *b, json_object *l) {

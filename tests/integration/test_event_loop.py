@@ -91,8 +91,11 @@ def test_longest_callback_of_each_exchange(agents, endpoint, kind):  # noqa: F81
     loop = a.status()["event_loop"]
     assert 0 < st["longest_dispatch_ms"] <= loop["longest_dispatch_ms"]
     assert st["longest_dispatch_any_ms"] == st["longest_dispatch_ms"]
+    # one thread's CPU time within a callback cannot exceed the callback's wall time
+    assert 0 < st["longest_dispatch_cpu_ms"] <= st["longest_dispatch_ms"]
     out = a.cli("status", "--socket", a.socket).stdout
-    assert re.search(r"longest loop callback during the last exchange [0-9.]+ ms, during any [0-9.]+ ms", out), out
+    assert re.search(r"longest loop callback during the last exchange [0-9.]+ ms \([0-9.]+ ms on CPU\), "
+                     r"during any [0-9.]+ ms", out), out
 
     # a renewal exchanges again: the figures are replaced by the new exchange's
     cert2, key2 = endpoint.pki.client(key=kind)

@@ -13,10 +13,10 @@
 static void test_buckets_and_longest(void **state) {
         LoopStats s = {};
 
-        loop_stats_record(&s, S(100), 10000);     /* 10 µs -> first bucket */
-        loop_stats_record(&s, S(100), 25000);     /* on the bound: same bucket (le) */
-        loop_stats_record(&s, S(101), 700000);    /* 0.7 ms -> le 1 ms */
-        loop_stats_record(&s, S(102), 200000000); /* 200 ms -> +Inf */
+        loop_stats_record(&s, S(100), 10000, 9000);  /* 10 µs -> first bucket */
+        loop_stats_record(&s, S(100), 25000, 0);     /* on the bound: same bucket (le) */
+        loop_stats_record(&s, S(101), 700000, 0);    /* 0.7 ms -> le 1 ms */
+        loop_stats_record(&s, S(102), 200000000, 0); /* 200 ms -> +Inf */
         assert_int_equal(s.count, 4);
         assert_int_equal(s.sum_ns, 10000 + 25000 + 700000 + 200000000);
         assert_int_equal(s.buckets[0], 2);
@@ -29,14 +29,14 @@ static void test_buckets_and_longest(void **state) {
 static void test_rolling_window(void **state) {
         LoopStats s = {};
 
-        loop_stats_record(&s, S(1000), 5000000);
-        loop_stats_record(&s, S(1030), 2000000);
+        loop_stats_record(&s, S(1000), 5000000, 0);
+        loop_stats_record(&s, S(1030), 2000000, 0);
         assert_int_equal(loop_stats_window_max(&s, S(1030), 60), 5000000);
         /* 60 s later the 5 ms one has left the window, the 2 ms one not yet */
         assert_int_equal(loop_stats_window_max(&s, S(1060), 60), 2000000);
         assert_int_equal(loop_stats_window_max(&s, S(1060), 10), 0);
         /* a slot reused 60 s later forgets its old second */
-        loop_stats_record(&s, S(1090), 1000);
+        loop_stats_record(&s, S(1090), 1000, 0);
         assert_int_equal(loop_stats_window_max(&s, S(1090), 60), 1000);
         assert_int_equal(s.max_ns, 5000000);
 }
@@ -46,38 +46,41 @@ static void test_watch(void **state) {
         LoopWatch w = {};
 
         assert_int_equal(loop_stats_add_watch(&s, &w), 0);
-        loop_stats_record(&s, S(1), 9000000); /* before the operation: not counted */
+        loop_stats_record(&s, S(1), 9000000, 0); /* before the operation: not counted */
+        assert_false(loop_stats_watching(&s));
         loop_watch_begin(&w);                 /* from inside a callback ... */
-        loop_stats_record(&s, S(1), 300000);  /* ... which counts */
-        loop_stats_record(&s, S(1), 100000);
+        assert_true(loop_stats_watching(&s));
+        loop_stats_record(&s, S(1), 300000, 0);  /* ... which counts */
+        loop_stats_record(&s, S(1), 100000, 0);
         assert_int_equal(w.finished, 0);
         loop_watch_end(&w);
-        loop_stats_record(&s, S(1), 400000); /* the callback that ended it counts */
-        loop_stats_record(&s, S(1), 8000000); /* after: not */
+        loop_stats_record(&s, S(1), 400000, 350000); /* the callback that ended it counts */
+        loop_stats_record(&s, S(1), 8000000, 0); /* after: not */
         assert_int_equal(w.finished, 1);
         assert_int_equal(w.last_max_ns, 400000);
+        assert_int_equal(w.last_max_cpu_ns, 350000);
         assert_int_equal(w.last_dispatches, 3);
         assert_int_equal(w.all_max_ns, 400000);
 
         /* a cancelled operation leaves the last finished figures alone */
         loop_watch_begin(&w);
-        loop_stats_record(&s, S(2), 7000000);
+        loop_stats_record(&s, S(2), 7000000, 0);
         loop_watch_cancel(&w);
-        loop_stats_record(&s, S(2), 7000000);
+        loop_stats_record(&s, S(2), 7000000, 0);
         assert_int_equal(w.finished, 1);
         assert_int_equal(w.last_max_ns, 400000);
 
         loop_watch_begin(&w);
-        loop_stats_record(&s, S(3), 50000);
+        loop_stats_record(&s, S(3), 50000, 0);
         loop_watch_end(&w);
-        loop_stats_record(&s, S(3), 60000);
+        loop_stats_record(&s, S(3), 60000, 0);
         assert_int_equal(w.finished, 2);
         assert_int_equal(w.last_max_ns, 60000);
         assert_int_equal(w.all_max_ns, 400000);
 
         loop_stats_remove_watch(&s, &w);
         loop_watch_begin(&w);
-        loop_stats_record(&s, S(4), 1);
+        loop_stats_record(&s, S(4), 1, 0);
         assert_int_equal(w.dispatches, 0);
 }
 
