@@ -971,6 +971,7 @@ static void *alerts_free(void *mod) {
         save_store(a);
         hook_run_cancel(a->hook);
         http_client_free(a->http); /* cancels requests without callbacks */
+        http_preload_join();
         sd_event_source_disable_unref(a->plan_timer);
         sd_event_source_disable_unref(a->retry_timer);
         sd_event_source_disable_unref(a->save_defer);
@@ -1053,8 +1054,17 @@ fail:
         return r < 0 ? r : -ENOMEM;
 }
 
+/* An HTTP channel will post from the loop: load libcurl (~10 ms) in a
+ * thread now rather than inside the first delivery's callback. */
+static void preload_http(Alerts *a) {
+        if (cfg(a)->webhook_url || cfg(a)->alertmanager_url)
+                http_preload_async();
+}
+
 static int alerts_start(void *mod) {
         Alerts *a = mod;
+
+        preload_http(a);
 
         if (a->store.n_queue > 0)
                 log_info("Retrying %zu undelivered alert(s) from %s", a->store.n_queue, a->state_path);
@@ -1072,6 +1082,7 @@ static void alerts_reconfigure(void *mod, const Config *old, const Config *new) 
         Alerts *a = mod;
         _cleanup_free_ char *p = NULL;
 
+        preload_http(a);
         if (state_path_for(new, &p) >= 0 && !streq(p, a->state_path)) {
                 free(a->state_path);
                 a->state_path = TAKE_PTR(p);

@@ -840,6 +840,7 @@ static void credentials_status(void *mod, StatusBuilder *sb) {
                                c->loop.finished ? json_ms_from_ns(c->loop.last_max_ns) : NULL);
         json_object_object_add(o, "longest_dispatch_cpu_ms",
                                c->loop.finished ? json_ms_from_ns(c->loop.last_max_cpu_ns) : NULL);
+        json_object_object_add(o, "loop_cpu_ms", c->loop.finished ? json_ms_from_ns(c->loop.last_cpu_ns) : NULL);
         json_object_object_add(o, "longest_dispatch_any_ms",
                                c->loop.finished ? json_ms_from_ns(c->loop.all_max_ns) : NULL);
         json_object_object_add(o, "last_error", error_json(c));

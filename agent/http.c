@@ -3,6 +3,7 @@
 
 #include "curl-dl.h"
 #include <pthread.h>
+#include <signal.h>
 #include <stdatomic.h>
 #include <time.h>
 
@@ -50,6 +51,33 @@ static void curl_init_once(void) {
 int http_preload(void) {
         (void) pthread_once(&curl_once, curl_init_once);
         return curl_init_result;
+}
+
+static pthread_t preload_thread;
+static bool preload_started;
+
+static void *preload_main(void *unused) {
+        (void) pthread_setname_np(pthread_self(), "agv-curl-load");
+        (void) http_preload();
+        return NULL;
+}
+
+void http_preload_async(void) {
+        sigset_t all, old;
+
+        if (preload_started)
+                return;
+        /* the thread takes no signal: they are the loop's (signalfd) */
+        sigfillset(&all);
+        pthread_sigmask(SIG_BLOCK, &all, &old);
+        preload_started = pthread_create(&preload_thread, NULL, preload_main, NULL) == 0;
+        pthread_sigmask(SIG_SETMASK, &old, NULL);
+}
+
+void http_preload_join(void) {
+        if (preload_started)
+                (void) pthread_join(preload_thread, NULL);
+        preload_started = false;
 }
 
 /* Header lines may carry a secret (Authorization: Bearer ...): clear

@@ -22,6 +22,12 @@ typedef void (*http_done_t)(HttpRequest *r, int error, long status, const char *
 /* Load and initialise libcurl now (thread-safe, once per process): 0,
  * -EOPNOTSUPP (libcurl missing, logged) or -EIO. */
 int http_preload(void);
+/* The same in a thread of its own, for a module that will post from the
+ * loop later (alerts): the first delivery then finds libcurl ready instead
+ * of loading it inside a loop callback. Loop thread only; joined by
+ * http_preload_join() (the module's free). */
+void http_preload_async(void);
+void http_preload_join(void);
 
 int http_client_new(sd_event *e, HttpClient **ret);
 HttpClient *http_client_free(HttpClient *c); /* cancels pending requests without callbacks */

@@ -11,10 +11,12 @@ static void watch_feed(LoopWatch *w, uint64_t ns, uint64_t cpu_ns) {
         w->dispatches++;
         w->max_ns = MAX(w->max_ns, ns);
         w->max_cpu_ns = MAX(w->max_cpu_ns, cpu_ns);
+        w->cpu_ns += cpu_ns;
         if (!w->ending)
                 return;
         w->last_max_ns = w->max_ns;
         w->last_max_cpu_ns = w->max_cpu_ns;
+        w->last_cpu_ns = w->cpu_ns;
         w->last_dispatches = w->dispatches;
         w->all_max_ns = MAX(w->all_max_ns, w->max_ns);
         w->finished++;
@@ -81,7 +83,7 @@ void loop_stats_remove_watch(LoopStats *s, LoopWatch *w) {
 void loop_watch_begin(LoopWatch *w) {
         w->running = true;
         w->ending = false;
-        w->max_ns = w->max_cpu_ns = w->dispatches = 0;
+        w->max_ns = w->max_cpu_ns = w->cpu_ns = w->dispatches = 0;
 }
 
 void loop_watch_end(LoopWatch *w) {

@@ -23,8 +23,8 @@ extern const uint64_t loop_bucket_ns[LOOP_BUCKETS];
  * operation was under way. */
 typedef struct LoopWatch {
         bool running, ending;
-        uint64_t max_ns, max_cpu_ns, dispatches;                /* the operation under way */
-        uint64_t last_max_ns, last_max_cpu_ns, last_dispatches; /* the last finished one */
+        uint64_t max_ns, max_cpu_ns, cpu_ns, dispatches;                     /* the operation under way */
+        uint64_t last_max_ns, last_max_cpu_ns, last_cpu_ns, last_dispatches; /* the last finished one */
         uint64_t all_max_ns;                                    /* any operation since start */
         unsigned finished;
 } LoopWatch;

@@ -93,6 +93,7 @@ def test_longest_callback_of_each_exchange(agents, endpoint, kind):  # noqa: F81
     assert st["longest_dispatch_any_ms"] == st["longest_dispatch_ms"]
     # one thread's CPU time within a callback cannot exceed the callback's wall time
     assert 0 < st["longest_dispatch_cpu_ms"] <= st["longest_dispatch_ms"]
+    assert st["loop_cpu_ms"] >= st["longest_dispatch_cpu_ms"]
     out = a.cli("status", "--socket", a.socket).stdout
     assert re.search(r"longest loop callback during the last exchange [0-9.]+ ms \([0-9.]+ ms on CPU\), "
                      r"during any [0-9.]+ ms", out), out
@@ -116,3 +117,21 @@ def test_no_figure_before_an_exchange_finished(agents, endpoint):  # noqa: F811 
     assert st["state"] == "pending" and st["longest_dispatch_ms"] is None
     endpoint.s.set(mode="ok")
     assert wait_state(a, "valid")["longest_dispatch_ms"] > 0
+
+
+def maps_libcurl(agent):
+    with open(f"/proc/{agent.proc.pid}/maps") as f:
+        return "libcurl.so" in f.read()
+
+
+def test_libcurl_is_loaded_ahead_for_alert_channels_only(agents):
+    """An agent with a webhook maps libcurl in a thread at start (so the
+    first delivery's callback does not load ~30 libraries); one without an
+    HTTP channel never maps it."""
+    plain = agents()
+    plain.start()
+    hooked = agents({"alerts": {"webhook_url": "http://127.0.0.1:9/hook"}})
+    hooked.start()
+    wait_until(lambda: maps_libcurl(hooked), 20, what="libcurl mapped by the preload thread")
+    assert plain.status()["state"] == "ok"  # fully started, nothing sent
+    assert not maps_libcurl(plain)

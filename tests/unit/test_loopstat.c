@@ -59,6 +59,7 @@ static void test_watch(void **state) {
         assert_int_equal(w.finished, 1);
         assert_int_equal(w.last_max_ns, 400000);
         assert_int_equal(w.last_max_cpu_ns, 350000);
+        assert_int_equal(w.last_cpu_ns, 350000);
         assert_int_equal(w.last_dispatches, 3);
         assert_int_equal(w.all_max_ns, 400000);
 
