@@ -460,6 +460,39 @@ static void test_parse_cache(void **state) {
         pki_parse_cache_flush();
 }
 
+static void test_fingerprint_of_bytes_sent(void **state) {
+        /* the `credentials` command's certificate: PEM, DER or a chain file
+         * name the same leaf; garbage is an error that says so */
+        size_t pl, dl, cl, kl;
+        _cleanup_free_ char *pem = tl_cert_pem(client.cert, &pl), *der = tl_cert_der(client.cert, &dl);
+        _cleanup_free_ char *cap = tl_cert_pem(ca.cert, &cl), *k = tl_key_pem(client.key, "pkcs8", &kl);
+        _cleanup_free_ char *chain = malloc(pl + cl + 1);
+        char *fp = NULL, *why = NULL, *want = NULL;
+        CertInfo ci = {};
+
+        assert_int_equal(pki_cert_info(client.cert, "/c", &ci), 0);
+        want = ci.fingerprint_sha256;
+        memcpy(chain, pem, pl);
+        memcpy(chain + pl, cap, cl + 1);
+        pki_parse_cache_flush();
+        const struct { const char *d; size_t l; } ok[] = { { pem, pl }, { der, dl }, { chain, pl + cl } };
+        for (size_t i = 0; i < ELEMENTSOF(ok); i++) {
+                assert_int_equal(pki_cert_fingerprint_of(ok[i].d, ok[i].l, "sent", &fp, &why), 0);
+                assert_string_equal(fp, want);
+                assert_null(why);
+                free(fp);
+        }
+        const struct { const char *d; size_t l; } bad[] = { { "", 0 }, { "hello", 5 }, { der, dl - 1 }, { pem, pl / 2 }, { k, kl } };
+        for (size_t i = 0; i < ELEMENTSOF(bad); i++) {
+                assert_true(pki_cert_fingerprint_of(bad[i].d, bad[i].l, "the certificate sent", &fp, &why) < 0);
+                assert_null(fp);
+                assert_non_null(why);
+                assert_non_null(strstr(why, "the certificate sent"));
+                free(why);
+        }
+        cert_info_done(&ci);
+}
+
 static void test_findings_equal(void **state) {
         Findings a = {}, b = {};
         findings_add(&a, HEALTH_WARNING, FINDING_OTHER, "x", "/f", "fix", "m %d", 1);
@@ -477,6 +510,7 @@ static void test_findings_equal(void **state) {
 int main(void) {
         const struct CMUnitTest tests[] = {
                 cmocka_unit_test(test_valid_rsa_pem),
+                cmocka_unit_test(test_fingerprint_of_bytes_sent),
                 cmocka_unit_test(test_der_and_key_formats),
                 cmocka_unit_test(test_chain_file_first_is_leaf),
                 cmocka_unit_test(test_empty_truncated_random),
