@@ -60,21 +60,26 @@ def time_command(argv, n):
 
 
 def time_interleaved(cmds, n):
-    """{name: argv} run round-robin n times each -> {name: (median, p90)} in
-    ms; interleaving gives every command the same share of the machine's
-    noise."""
+    """{name: argv} run round-robin n times each -> {name: (median, p90,
+    median CPU)} in ms, CPU = the child's user+sys from wait4(), which a
+    loaded machine inflates far less than the wall time; interleaving gives
+    every command the same share of the machine's noise."""
     samples = {k: [] for k in cmds}
+    cpu = {k: [] for k in cmds}
     for _ in range(n):
         for k, argv in cmds.items():
             t = time.perf_counter_ns()
-            r = subprocess.run(argv, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, check=False)
+            p = subprocess.Popen(argv, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+            _, status, ru = os.wait4(p.pid, 0)
             samples[k].append((time.perf_counter_ns() - t) / 1e6)
-            if r.returncode != 0:
-                raise SystemExit(f"{k}: {argv[:2]} failed ({r.returncode}): {r.stderr.decode()[-500:]}")
+            p.returncode = os.waitstatus_to_exitcode(status)
+            cpu[k].append((ru.ru_utime + ru.ru_stime) * 1e3)
+            if p.returncode != 0:
+                raise SystemExit(f"{k}: {argv} failed ({p.returncode})")
     out = {}
     for k, v in samples.items():
         v.sort()
-        out[k] = (statistics.median(v), v[int(len(v) * 0.9)])
+        out[k] = (statistics.median(v), v[int(len(v) * 0.9)], statistics.median(cpu[k]))
     return out
 
 
@@ -168,10 +173,11 @@ def main():
             n0 = s.count()
             t = time_interleaved(cmds, args.runs)
             assert s.count() == n0, "cached calls must not exchange"
-            print(f"# whole process, Python subprocess.run, interleaved, n={args.runs} each; "
+            print(f"# whole process (fork+exec+wait4 from Python), interleaved, n={args.runs} each; "
                   f"load average {os.getloadavg()[0]:.2f}")
-            for k, (m50, m90) in t.items():
-                print(f"{k:48s} median={m50:.2f}ms p90={m90:.2f}ms  ratio to /bin/true {m50 / t['/bin/true'][0]:.2f}")
+            for k, (m50, m90, c) in t.items():
+                print(f"{k:48s} median={m50:.2f}ms p90={m90:.2f}ms cpu={c:.2f}ms  "
+                      f"ratio to /bin/true {m50 / t['/bin/true'][0]:.2f}")
             c50 = t["credential-process from cache"][0]
             if args.startup_only:
                 return
