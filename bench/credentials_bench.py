@@ -27,7 +27,8 @@ full SigV4-X.509 verification) and an agent with [credentials] on a test PKI
      request reached the stand-in, beside windows as long away from any
      exchange (on a loaded machine both include scheduling noise).
 Agent-side signing alone: build/bench/credentials_sign_bench CERT KEY.
---startup-only measures 1 without the full exchange and stops there.
+--startup-only measures 1 without the full exchange and stops there;
+--compare OTHER/agv-agent adds another build's cached call to the same rounds.
 """
 
 import argparse
@@ -133,6 +134,8 @@ def main():
     ap.add_argument("--requests", type=int, default=100000)
     ap.add_argument("--window", type=int, default=60, help="seconds of each refresh measurement")
     ap.add_argument("--startup-only", action="store_true", help="only the whole-process figures of 1")
+    ap.add_argument("--compare", metavar="AGV_AGENT", help="another agv-agent build (e.g. an older commit) whose "
+                    "cached credential-process runs interleaved with this one's")
     args = ap.parse_args()
     agent_bin = os.path.abspath(os.path.join(args.build, "agv-agent"))
     agvtest.AGENT = agent_bin
@@ -170,6 +173,8 @@ def main():
                 "agv-agent status --json": [agent_bin, "status", "--json", "--socket", a.socket],
                 "/bin/true": ["/bin/true"],
             }
+            if args.compare:
+                cmds["credential-process from cache (--compare)"] = [args.compare] + cached[1:]
             n0 = s.count()
             t = time_interleaved(cmds, args.runs)
             assert s.count() == n0, "cached calls must not exchange"
