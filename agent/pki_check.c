@@ -209,11 +209,11 @@ int verb_check(int argc, char **argv) {
                 if (!f->path)
                         continue;
                 if (f->found && f->perm != PERM_UNSAFE)
-                        printf("  %-12s %04o %u:%u (want %04o %u:%u) %s\n", pki_role_to_string(f->role),
+                        printf("  %-13s %04o %u:%u (want %04o %u:%u) %s\n", pki_role_to_string(f->role),
                                (unsigned) f->mode, (unsigned) f->uid, (unsigned) f->gid, (unsigned) f->want.mode,
                                (unsigned) f->want.uid, (unsigned) f->want.gid, perm_state_to_string(f->perm));
                 else
-                        printf("  %-12s %s\n", pki_role_to_string(f->role), perm_state_to_string(f->perm));
+                        printf("  %-13s %s\n", pki_role_to_string(f->role), perm_state_to_string(f->perm));
         }
         pki_findings_print(stdout, &pass.a.findings);
         if (online) {
