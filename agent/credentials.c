@@ -1063,7 +1063,11 @@ static int cmd_credentials(Manager *m, void *userdata, json_object *req, char **
         if (r < 0)
                 return r;
         if (!have_valid(c, now)) {
-                if (in_flight(c) || (c->started && c->last_error.kind == RA_ERR_NONE)) {
+                /* pending: the first exchange (of this configuration or pair)
+                 * is under way; a retry after failures is not news, the
+                 * failure is (the worker holds an exchange in flight for
+                 * its whole life, signing and TLS included) */
+                if ((in_flight(c) && c->streak == 0) || (c->started && c->last_error.kind == RA_ERR_NONE)) {
                         *code = strdup("credentials_pending");
                         *msg = strdup("the first exchange is still running; retry shortly");
                         return -EAGAIN;
