@@ -183,6 +183,19 @@ def main():
             for k, (m50, m90, c) in t.items():
                 print(f"{k:48s} median={m50:.2f}ms p90={m90:.2f}ms cpu={c:.2f}ms  "
                       f"ratio to /bin/true {m50 / t['/bin/true'][0]:.2f}")
+            # the same commands from bench/spawn_bench (posix_spawn + wait4):
+            # what a process start costs without Python's own fork
+            spawner = os.path.join(args.build, "bench", "spawn_bench")
+            if os.access(spawner, os.X_OK):
+                out = subprocess.run([spawner, str(args.runs)] + [" ".join(v) for v in cmds.values()],
+                                     capture_output=True, text=True, check=True).stdout.splitlines()
+                print(f"# whole process (posix_spawn+wait4 from bench/spawn_bench), interleaved, "
+                      f"n={args.runs} each; load average {os.getloadavg()[0]:.2f}")
+                rows = dict(zip(cmds, (line.split()[:3] for line in out)))
+                true50 = float(rows["/bin/true"][0])
+                for k, (m50, m90, c) in rows.items():
+                    print(f"{k:48s} median={float(m50):.2f}ms p90={float(m90):.2f}ms cpu={float(c):.2f}ms  "
+                          f"ratio to /bin/true {float(m50) / true50:.2f}")
             c50 = t["credential-process from cache"][0]
             if args.startup_only:
                 return
