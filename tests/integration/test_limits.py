@@ -229,6 +229,11 @@ def test_trickling_client_is_cut_off_by_the_request_deadline(agents):
                 break
         except socket.timeout:
             pass
+        except ConnectionResetError:
+            # the agent closed while a trickled byte was still unread on its
+            # side: the kernel reports that as a reset, not as EOF
+            closed_after = time.monotonic() - start
+            break
     s.close()
     assert closed_after is not None, "a trickling client was never disconnected"
     assert b'"timeout"' in reply or reply == b"", reply
