@@ -10,6 +10,7 @@
 #include "arn.h"
 #include "client.h"
 #include "config.h"
+#include "fileio.h"
 #include "strv.h"
 #include "verbs.h"
 
@@ -141,34 +142,12 @@ char *cp_base64(const void *data, size_t len) {
 }
 
 int cp_read_base64(const char *path, size_t max, char **ret) {
-        _cleanup_close_ int fd = open(path, O_RDONLY | O_CLOEXEC | O_NOCTTY | O_NONBLOCK);
         _cleanup_free_ char *data = NULL;
-        struct stat st;
         size_t len = 0;
+        int r = read_regular_file(path, max, &data, &len);
 
-        if (fd < 0)
-                return -errno;
-        if (fstat(fd, &st) < 0)
-                return -errno;
-        if (!S_ISREG(st.st_mode))
-                return -EBADFD;
-        if ((uint64_t) st.st_size > max)
-                return -EFBIG;
-        data = malloc(max + 1);
-        if (!data)
-                return -ENOMEM;
-        for (;;) {
-                ssize_t n = read(fd, data + len, max + 1 - len);
-                if (n < 0 && errno == EINTR)
-                        continue;
-                if (n < 0)
-                        return -errno;
-                if (n == 0)
-                        break;
-                len += (size_t) n;
-                if (len > max)
-                        return -EFBIG; /* grew while read */
-        }
+        if (r < 0)
+                return r;
         *ret = cp_base64(data, len);
         return *ret ? 0 : -ENOMEM;
 }

@@ -15,6 +15,7 @@
 
 #include "alert_store.h"
 #include "control.h"
+#include "fileio.h"
 #include "log.h"
 #include "manager.h"
 #include "message-ids.h"
@@ -124,28 +125,9 @@ RaParams credentials_params(const CredentialsSection *c, uint64_t now) {
 }
 
 int credentials_read_file(const char *path, char **ret, size_t *len) {
-        _cleanup_close_ int fd = open(path, O_RDONLY | O_CLOEXEC | O_NOCTTY | O_NONBLOCK);
-        struct stat st;
-        char *d;
-        ssize_t n;
-
-        if (fd < 0 || fstat(fd, &st) < 0)
-                return -errno;
-        if (!S_ISREG(st.st_mode) || st.st_size > (off_t) PKI_FILE_MAX)
-                return -EFBIG;
-        d = malloc((size_t) st.st_size + 1);
-        if (!d)
-                return -ENOMEM;
-        n = read(fd, d, (size_t) st.st_size);
-        if (n < 0) {
-                int r = -errno;
-                free(d);
-                return r;
-        }
-        d[n] = '\0';
-        *ret = d;
-        *len = (size_t) n;
-        return 0;
+        int r = read_regular_file(path, PKI_FILE_MAX, ret, len);
+        /* callers say "not a regular file under 1 MiB" for both */
+        return r == -EBADFD ? -EFBIG : r;
 }
 
 int credentials_load_intermediates(const char *path, STACK_OF(X509) **ret, char **why) {
